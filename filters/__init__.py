@@ -1,0 +1,1 @@
+"""Pure document functions: normalization, extraction, quality rules, dedup hashing. No Beam here."""

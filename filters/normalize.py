@@ -1,0 +1,43 @@
+"""Text normalization applied to every document at ingestion.
+
+ftfy repairs mojibake (UTF-8 decoded as cp1252 and the like), then Unicode NFC so that equal text
+has equal code points (dedup and tokenization depend on it), then control characters go and
+whitespace is tidied: line ends unified, trailing spaces dropped, runs of blank lines collapsed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import ftfy
+
+# C0/C1 control characters except tab and newline; also U+FEFF (BOM) and other invisible format
+# characters that only confuse tokenizers.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff\u200b\u2028\u2029]")
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_TRAILING = re.compile(r"[ \t]+\n")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+_FTFY_CONFIG = ftfy.TextFixerConfig(
+    unescape_html=False,  # text from HTML is already unescaped; plain text may show entities on purpose
+    fix_line_breaks=True,
+    uncurl_quotes=False,  # curly quotes are correct text, not damage
+    fix_character_width=False,  # full-width forms are correct in CJK text
+    fix_latin_ligatures=False,
+    normalization="NFC",
+    max_decode_length=1_000_000,
+)
+
+
+def normalize_text(text: str, fix_mojibake: bool = True) -> str:
+    if fix_mojibake and not text.isascii():
+        text = ftfy.fix_text(text, config=_FTFY_CONFIG)
+    else:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = unicodedata.normalize("NFC", text)
+    text = _CONTROL.sub("", text)
+    text = _SPACES.sub(" ", text)
+    text = _TRAILING.sub("\n", text)
+    text = _BLANK_LINES.sub("\n\n", text)
+    return text.strip()

@@ -1,0 +1,1 @@
+"""Apache Beam pipelines and the `curate` command line."""

@@ -1,0 +1,131 @@
+"""The job configuration: one frozen dataclass per stage, loaded from YAML and `--set` overrides.
+
+Stage sections live beside the code they configure (`filters.config`, `filters.dedup.config`,
+`tokenizer.config`, `trainer.config`) so the pure packages never import `pipelines`; this module
+composes them into `JobConfig` and validates everything before any work starts.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass, field
+from typing import Literal
+
+from filters.config import FilterConfig
+from filters.dedup.config import DedupConfig
+from pipelines.configlib import ConfigError, apply_overrides, load_dataclass, read_yaml, to_dict
+from tokenizer.config import TokenizeConfig, TokenizerConfig
+from trainer.config import TrainConfig
+
+Format = Literal["auto", "warc", "jsonl", "parquet", "text"]
+Kind = Literal["auto", "web", "book", "article", "text"]
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One input: a path or glob, the dataset name it feeds (the mixture key), its kind and format."""
+
+    path: str
+    name: str = ""  # dataset name; defaults to the kind
+    kind: Kind = "auto"  # auto: web for WARC, book for .txt, article for JSONL/Parquet
+    format: Format = "auto"  # auto: from the file extension
+    text_field: str = "text"  # JSONL / Parquet column holding the text
+    url_field: str | None = "url"
+
+    def validate(self) -> None:
+        if not self.path:
+            raise ValueError("path: must not be empty")
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    # Main-text extraction for HTML: our default cascade, plain resiliparse, or trafilatura.
+    extractor: Literal["default", "resiliparse", "trafilatura"] = "default"
+    # Documents larger than this (UTF-8 bytes of text, before normalization) are rejected `too_large`;
+    # null keeps everything. 5 MB keeps whole books (the longest common ones are ~1.3 MB).
+    max_doc_bytes: int | None = 5_000_000
+    # HTML payloads larger than this are not parsed (`too_large`): they are almost never prose.
+    max_html_bytes: int = 20_000_000
+    strip_gutenberg: bool = True
+    fix_mojibake: bool = True  # ftfy
+    num_shards: int | None = None  # null: one shard per ~128 MB of input
+
+    def validate(self) -> None:
+        if self.max_doc_bytes is not None and self.max_doc_bytes <= 0:
+            raise ValueError("max_doc_bytes: must be positive or null")
+        if self.num_shards is not None and self.num_shards < 1:
+            raise ValueError("num_shards: must be >= 1 or null")
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    # direct: Beam's DirectRunner; dask: Beam's DaskRunner; any other name is passed to Beam as-is
+    # (FlinkRunner, SparkRunner, DataflowRunner...) together with the unrecognized command-line flags.
+    name: str = "direct"
+    workers: int = 1
+    mode: Literal["in_memory", "multi_processing", "multi_threading"] = "in_memory"
+    dask_address: str | None = None  # null with dask: start a local dask.distributed cluster
+
+    def validate(self) -> None:
+        if self.workers < 1:
+            raise ValueError("workers: must be >= 1")
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    inputs: list[InputSpec] = field(default_factory=list)
+    seed: int = 0
+    runner: RunnerConfig = field(default_factory=RunnerConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    filter: FilterConfig = field(default_factory=FilterConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    tokenize: TokenizeConfig = field(default_factory=TokenizeConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def load_config(path: str | None = None, overrides: list[str] | None = None) -> JobConfig:
+    """Defaults, then the YAML file, then `--set` overrides; validated as a whole."""
+    data = read_yaml(path) if path else {}
+    data = apply_overrides(data, overrides or [])
+    base = os.path.dirname(os.path.abspath(path)) if path else None
+    cfg = load_dataclass(JobConfig, data)
+    if base:
+        cfg = _resolve_input_paths(cfg, base)
+    return cfg
+
+
+def _resolve_input_paths(cfg: JobConfig, base: str) -> JobConfig:
+    """Relative input paths in a config file are relative to the current folder if they exist there,
+    else to the config file's folder."""
+    from dataclasses import replace
+
+    resolved = []
+    for spec in cfg.inputs:
+        if not os.path.isabs(spec.path) and not glob.glob(spec.path):
+            alt = os.path.join(base, spec.path)
+            if glob.glob(alt):
+                spec = replace(spec, path=os.path.relpath(alt))
+        resolved.append(spec)
+    return replace(cfg, inputs=resolved)
+
+
+def check_inputs(cfg: JobConfig) -> None:
+    if not cfg.inputs:
+        raise ConfigError("inputs: no input given (use --input PATH or `inputs:` in the config)")
+    for i, spec in enumerate(cfg.inputs):
+        if not glob.glob(spec.path, recursive=True):
+            raise ConfigError(f"inputs[{i}].path: nothing matches {spec.path!r}")
+
+
+__all__ = [
+    "ConfigError",
+    "IngestConfig",
+    "InputSpec",
+    "JobConfig",
+    "RunnerConfig",
+    "check_inputs",
+    "load_config",
+    "to_dict",
+]

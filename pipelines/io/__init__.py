@@ -1,0 +1,1 @@
+"""Readers (WARC, JSONL, Parquet, text) that yield Documents, and the deterministic Parquet shard writer."""

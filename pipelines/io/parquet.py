@@ -1,0 +1,120 @@
+"""Deterministic Parquet output and stage input.
+
+Output order in Beam depends on the runner and on timing, so the writer never trusts it: each row goes
+to shard `stable_hash(id) % num_shards`, each shard is sorted by id, and one file per shard is written
+with pyarrow (zstd, page checksums). Same rows in, byte-identical files out, on every runner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
+import xxhash
+
+from filters.document import Document
+from pipelines.document import from_row
+
+PARQUET_WRITE_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "write_page_checksum": True,
+    "row_group_size": 8192,
+}
+
+
+def stable_hash(key: str, seed: int = 0) -> int:
+    """64-bit hash of a string that is the same on every machine and every run (unlike `hash`)."""
+    return xxhash.xxh3_64_intdigest(key.encode("utf-8", "surrogatepass"), seed=seed)
+
+
+def shard_of(key: str, num_shards: int, seed: int = 0) -> int:
+    return stable_hash(key, seed) % num_shards
+
+
+def part_name(shard: int, prefix: str = "part") -> str:
+    return f"{prefix}-{shard:05d}.parquet"
+
+
+def write_table(rows: list[dict[str, Any]], schema: pa.Schema, path: Path) -> None:
+    table = pa.Table.from_pylist(rows, schema=schema)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp, **PARQUET_WRITE_OPTIONS)
+    tmp.replace(path)
+
+
+class _WriteShard(beam.DoFn):
+    def __init__(self, out_dir: str, schema: pa.Schema, prefix: str, sort_key: str):
+        self.out_dir = out_dir
+        self.schema = schema
+        self.prefix = prefix
+        self.sort_key = sort_key
+
+    def process(self, element: tuple[int, Any]) -> Iterator[tuple[str, int]]:
+        shard, rows = element
+        rows = sorted(rows, key=lambda r: r[self.sort_key])
+        path = Path(self.out_dir) / part_name(shard, self.prefix)
+        write_table(rows, self.schema, path)
+        yield path.name, len(rows)
+
+
+class WriteShards(beam.PTransform):
+    """Rows (dicts matching `schema`) -> `out_dir/part-NNNNN.parquet`; emits (file name, row count)."""
+
+    def __init__(
+        self, out_dir: str | Path, schema: pa.Schema, num_shards: int, prefix: str = "part", key: str = "id"
+    ):
+        super().__init__()
+        if num_shards < 1:
+            raise ValueError(f"num_shards must be >= 1, got {num_shards}")
+        self.out_dir = str(out_dir)
+        self.schema = schema
+        self.num_shards = num_shards
+        self.prefix = prefix
+        self.key = key
+
+    def expand(self, rows):
+        n, key = self.num_shards, self.key
+        return (
+            rows
+            | "KeyByShard" >> beam.Map(lambda r: (shard_of(r[key], n), r))
+            | "GroupShards" >> beam.GroupByKey()
+            | "WriteShard" >> beam.ParDo(_WriteShard(self.out_dir, self.schema, self.prefix, key))
+        )
+
+
+def read_documents(path: str | Path, batch_size: int = 1024) -> Iterator[Document]:
+    """Stream the documents of one Parquet file."""
+    pf = pq.ParquetFile(path)
+    for batch in pf.iter_batches(batch_size=batch_size):
+        for row in batch.to_pylist():
+            yield from_row(row)
+
+
+def read_document_batches(path: str | Path, batch_size: int = 256) -> Iterator[list[Document]]:
+    """Stream one Parquet file as lists of documents (for DoFns that work on batches)."""
+    pf = pq.ParquetFile(path)
+    for batch in pf.iter_batches(batch_size=batch_size):
+        yield [from_row(row) for row in batch.to_pylist()]
+
+
+class ReadDocuments(beam.PTransform):
+    """Parquet files of a stage -> PCollection[Document] (or of list[Document] when `batched`)."""
+
+    def __init__(self, paths: list[str | Path], batched: bool = False, batch_size: int = 256):
+        super().__init__()
+        if not paths:
+            raise ValueError("ReadDocuments needs at least one Parquet file")
+        self.paths = sorted(str(p) for p in paths)
+        self.batched = batched
+        self.batch_size = batch_size
+
+    def expand(self, pbegin):
+        files = pbegin | "ListFiles" >> beam.Create(self.paths) | "SpreadFiles" >> beam.Reshuffle()
+        if self.batched:
+            bs = self.batch_size
+            return files | "ReadBatches" >> beam.FlatMap(lambda p: read_document_batches(p, bs))
+        return files | "ReadRows" >> beam.FlatMap(read_documents)

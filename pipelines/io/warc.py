@@ -1,0 +1,103 @@
+"""WARC / WARC.gz -> Documents: `response` records, HTML to main text.
+
+warcio returns a record cut short by the end of the file without complaint, so each record's
+payload is checked against its Content-Length: a short one means the file was truncated there
+(`truncated_file`); every complete record before the cut is kept.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+
+from filters.document import Document, Rejected
+from filters.extract import decode_html, extract_main_text
+from pipelines.config import IngestConfig
+from pipelines.io.records import FileContext, make_document
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+TEXT_TYPES = ("text/plain",)
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _content_type(record) -> tuple[str, str | None]:
+    raw = record.http_headers.get_header("Content-Type") if record.http_headers else None
+    if not raw:
+        return "", None
+    parts = [p.strip() for p in raw.split(";")]
+    mime = parts[0].lower()
+    charset = None
+    for p in parts[1:]:
+        if p.lower().startswith("charset="):
+            charset = p.split("=", 1)[1].strip("\"' ") or None
+    return mime, charset
+
+
+def read_warc(ctx: FileContext, cfg: IngestConfig) -> Iterator[Document | Rejected]:
+    try:
+        f = open(ctx.path, "rb")  # noqa: SIM115 (closed in finally; the generator may stop early)
+    except OSError as e:
+        yield ctx.reject("", "unreadable_file", str(e))
+        return
+    try:
+        head = f.read(5)
+        f.seek(0)
+        if head[:2] != GZIP_MAGIC and head != b"WARC/":
+            yield ctx.reject("", "unreadable_file", f"not a WARC file (starts with {head!r})")
+            return
+        it = ArchiveIterator(f)
+        offset = 0
+        try:
+            for record in it:
+                offset = it.offset  # (get_record_offset() would consume the record's payload)
+                if record.rec_type != "response":
+                    continue
+                yield from _read_response(ctx, cfg, record, f"offset={offset}")
+                if record.raw_stream.limit > 0:  # the payload ended before its Content-Length
+                    yield ctx.reject(f"offset={offset}", "truncated_file")
+                    return
+        except (EOFError, zlib.error, OSError) as e:
+            yield ctx.reject(f"offset={offset}", "truncated_file", str(e))
+        except ArchiveLoadFailed as e:
+            reason = "unreadable_file" if offset == 0 else "truncated_file"
+            yield ctx.reject(f"offset={offset}", reason, str(e))
+    finally:
+        f.close()
+
+
+def _read_response(ctx: FileContext, cfg: IngestConfig, record, location: str) -> Iterator[Document | Rejected]:
+    payload = record.content_stream().read()
+    if record.raw_stream.limit > 0:
+        return  # truncated: reported by the caller
+    url = record.rec_headers.get_header("WARC-Target-URI")
+    status = record.http_headers.get_statuscode() if record.http_headers else None
+    meta = {
+        "warc_record_id": record.rec_headers.get_header("WARC-Record-ID"),
+        "warc_date": record.rec_headers.get_header("WARC-Date"),
+        "http_status": status,
+    }
+    mime, charset = _content_type(record)
+    meta["content_type"] = mime
+    if status and not status.startswith("2"):
+        yield ctx.reject(location, f"http_status:{status}")
+        return
+    if not mime:
+        mime = "text/html" if payload[:1024].lstrip()[:1] == b"<" else "application/octet-stream"
+    if mime in HTML_TYPES:
+        if len(payload) > cfg.max_html_bytes:
+            yield ctx.reject(location, "too_large")
+            return
+        try:
+            text = extract_main_text(decode_html(payload, charset), cfg.extractor)
+        except Exception as e:  # a parser failure costs this record only
+            yield ctx.reject(location, "extraction_failed", f"{type(e).__name__}: {e}")
+            return
+    elif mime in TEXT_TYPES:
+        text = decode_html(payload, charset)
+    else:
+        yield ctx.reject(location, f"non_text_payload:{mime}")
+        return
+    yield make_document(ctx, location, text, cfg, url=url, meta=meta, kind="web")

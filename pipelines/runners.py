@@ -1,0 +1,59 @@
+"""`runner` config + pass-through flags -> Beam PipelineOptions (and a local Dask cluster when asked)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipelines.config import RunnerConfig
+
+log = logging.getLogger(__name__)
+
+
+def _direct_flags(cfg: RunnerConfig) -> list[str]:
+    flags = ["--runner=DirectRunner", f"--direct_num_workers={cfg.workers}"]
+    if cfg.workers > 1 or cfg.mode != "in_memory":
+        flags.append(f"--direct_running_mode={cfg.mode}")
+    return flags
+
+
+@contextlib.contextmanager
+def pipeline_options(cfg: RunnerConfig, beam_args: list[str] | None = None) -> Iterator[PipelineOptions]:
+    """Options for one pipeline run. For `dask` without an address, a local cluster lives for the block."""
+    beam_args = list(beam_args or [])
+    explicit_runner = any(a.startswith("--runner") for a in beam_args)
+    if explicit_runner:
+        yield PipelineOptions(beam_args)
+        return
+    name = cfg.name.lower()
+    if name in ("direct", "directrunner"):
+        yield PipelineOptions(_direct_flags(cfg) + beam_args)
+    elif name in ("dask", "daskrunner"):
+        with _dask_address(cfg) as address:
+            flags = [
+                "--runner=apache_beam.runners.dask.dask_runner.DaskRunner",
+                f"--dask_client_address={address}",
+            ]
+            yield PipelineOptions(flags + beam_args)
+    else:
+        yield PipelineOptions([f"--runner={cfg.name}", *beam_args])
+
+
+@contextlib.contextmanager
+def _dask_address(cfg: RunnerConfig) -> Iterator[str]:
+    if cfg.dask_address:
+        yield cfg.dask_address
+        return
+    from dask.distributed import LocalCluster
+
+    log.info("starting a local dask.distributed cluster with %d workers", cfg.workers)
+    cluster = LocalCluster(
+        n_workers=cfg.workers, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()

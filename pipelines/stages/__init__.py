@@ -1,0 +1,1 @@
+"""One module per stage: a composite PTransform and a `run` that wires it between the run folders."""

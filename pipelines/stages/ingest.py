@@ -1,0 +1,111 @@
+"""Ingest: raw WARC / JSONL / Parquet / text files -> normalized Documents in RUN/ingest/."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+
+from filters.document import Document, Rejected
+from pipelines.config import IngestConfig, InputSpec, JobConfig, check_inputs
+from pipelines.io.inputs import InputFile, list_input_files, read_input_file
+from pipelines.runlayout import RunLayout
+from pipelines.stages.base import counter, run_beam_stage
+from pipelines.stages.common import CountKept, WriteDocuments, WriteRejected
+
+NAME = "ingest"
+REJECTED = "rejected"
+SHARD_INPUT_BYTES = 128 * 1024 * 1024
+
+
+class ReadFiles(beam.DoFn):
+    """One input file -> its Documents (main output) and its rejected records (tagged output)."""
+
+    def __init__(self, cfg: IngestConfig):
+        self.cfg = cfg
+
+    def process(self, f: InputFile):
+        counter(NAME, "files").inc()
+        for item in read_input_file(f, self.cfg):
+            if isinstance(item, Rejected):
+                yield beam.pvalue.TaggedOutput(REJECTED, item)
+            else:
+                yield item
+
+
+class Ingest(beam.PTransform):
+    """Input files -> (documents, rejected)."""
+
+    def __init__(self, files: list[InputFile], cfg: IngestConfig):
+        super().__init__()
+        self.files, self.cfg = files, cfg
+
+    def expand(self, pbegin):
+        results = (
+            pbegin
+            | "ListFiles" >> beam.Create(self.files)
+            | "SpreadFiles" >> beam.Reshuffle()
+            | "Read" >> beam.ParDo(ReadFiles(self.cfg)).with_outputs(REJECTED, main="docs")
+        )
+        docs = results.docs | "CountKept" >> beam.ParDo(CountKept(NAME))
+        return docs, results[REJECTED]
+
+
+def num_shards_for(files: list[InputFile], cfg: IngestConfig) -> int:
+    if cfg.num_shards:
+        return cfg.num_shards
+    return max(1, math.ceil(sum(f.size for f in files) / SHARD_INPUT_BYTES))
+
+
+def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None) -> dict[str, Any]:
+    check_inputs(config)
+    files = list_input_files(config.inputs)
+    n = num_shards_for(files, config.ingest)
+
+    def build(p: beam.Pipeline, out: Path, rejected_dir: Path) -> None:
+        docs, rejected = p | "Ingest" >> Ingest(files, config.ingest)
+        _ = docs | "WriteDocs" >> WriteDocuments(out, n)
+        _ = rejected | "WriteRejected" >> WriteRejected(NAME, rejected_dir)
+
+    inputs = [f"{f.ctx.dataset}:{f.ctx.path}:{f.size}" for f in files]
+    return run_beam_stage(
+        NAME, layout, config, build, beam_args=beam_args, inputs=inputs,
+        stage_config={"ingest": config.ingest, "inputs": config.inputs},
+    )
+
+
+# ---- command line -------------------------------------------------------------------------------------
+
+HELP = "read raw WARC / JSONL / Parquet / text into clean documents"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--input", action="append", default=[], metavar="[NAME=]PATH_OR_GLOB",
+        help="input files (repeatable); NAME is the dataset name used for mixtures (default: the kind)",
+    )
+    parser.add_argument("--kind", choices=["auto", "web", "book", "article", "text"], default="auto")
+    parser.add_argument("--text-field", default="text", help="JSONL / Parquet field holding the text")
+
+
+def overrides(args: argparse.Namespace, config: JobConfig) -> JobConfig:
+    if not args.input:
+        return config
+    from dataclasses import replace
+
+    specs = []
+    for item in args.input:
+        name, _, path = item.partition("=") if "=" in item and not item.startswith(("/", ".")) else ("", "", item)
+        specs.append(InputSpec(path=path or item, name=name, kind=args.kind, text_field=args.text_field))
+    return replace(config, inputs=specs)
+
+
+def main(args: argparse.Namespace, config: JobConfig, beam_args: list[str]) -> int:
+    stats = run(RunLayout(args.run), config, beam_args)
+    print(f"ingest: {stats['counts']['out']} documents, {stats['counts']['rejected']} rejected -> {args.run}/ingest")
+    for reason, n in stats["rejected_by_reason"].items():
+        print(f"  rejected {reason}: {n}")
+    return 0

@@ -1,0 +1,1 @@
+"""SentencePiece BPE training, export and encoding. No Beam here."""
