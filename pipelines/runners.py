@@ -34,7 +34,7 @@ def pipeline_options(cfg: RunnerConfig, beam_args: list[str] | None = None) -> I
     elif name in ("dask", "daskrunner"):
         with _dask_address(cfg) as address:
             flags = [
-                "--runner=apache_beam.runners.dask.dask_runner.DaskRunner",
+                "--runner=pipelines.dask_runner.DaskRunner",
                 f"--dask_client_address={address}",
             ]
             yield PipelineOptions(flags + beam_args)

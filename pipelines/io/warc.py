@@ -100,4 +100,7 @@ def _read_response(ctx: FileContext, cfg: IngestConfig, record, location: str) -
     else:
         yield ctx.reject(location, f"non_text_payload:{mime}")
         return
+    if not text.strip():
+        yield ctx.reject(location, "no_main_text", url or "")
+        return
     yield make_document(ctx, location, text, cfg, url=url, meta=meta, kind="web")

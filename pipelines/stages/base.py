@@ -72,7 +72,12 @@ def run_beam_stage(
             pipeline = beam.Pipeline(options=options)
             build(pipeline, commit.out, commit.rejected)
             result = pipeline.run()
-            result.wait_until_finish()
+            try:
+                result.wait_until_finish()
+            finally:
+                client = getattr(result, "client", None)  # Dask: close before its cluster goes
+                if client is not None:
+                    client.close()
         elapsed = time.monotonic() - start
         out_parts = sorted(commit.out.glob("*.parquet"))
         rej_parts = sorted(commit.rejected.glob("*.parquet"))

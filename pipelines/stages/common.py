@@ -60,3 +60,16 @@ class CountKept(beam.DoFn):
     def process(self, doc: Document):
         counter(self.stage, "kept").inc()
         yield doc
+
+
+class SplitRejected(beam.PTransform):
+    """A PCollection of `Document | Rejected` (or any items with rejections mixed in) -> (kept, rejected).
+
+    Two filters rather than a multi-output ParDo: Beam's DaskRunner does not route tagged outputs,
+    and every stage must run the same on every runner.
+    """
+
+    def expand(self, items):
+        kept = items | "Kept" >> beam.Filter(lambda x: not isinstance(x, Rejected))
+        rejected = items | "Rejected" >> beam.Filter(lambda x: isinstance(x, Rejected))
+        return kept, rejected

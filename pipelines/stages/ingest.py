@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,26 +15,21 @@ from pipelines.config import IngestConfig, InputSpec, JobConfig, check_inputs
 from pipelines.io.inputs import InputFile, list_input_files, read_input_file
 from pipelines.runlayout import RunLayout
 from pipelines.stages.base import counter, run_beam_stage
-from pipelines.stages.common import CountKept, WriteDocuments, WriteRejected
+from pipelines.stages.common import CountKept, SplitRejected, WriteDocuments, WriteRejected
 
 NAME = "ingest"
-REJECTED = "rejected"
 SHARD_INPUT_BYTES = 128 * 1024 * 1024
 
 
 class ReadFiles(beam.DoFn):
-    """One input file -> its Documents (main output) and its rejected records (tagged output)."""
+    """One input file -> its Documents and its Rejected records, mixed (split by SplitRejected)."""
 
     def __init__(self, cfg: IngestConfig):
         self.cfg = cfg
 
-    def process(self, f: InputFile):
+    def process(self, f: InputFile) -> Iterator[Document | Rejected]:
         counter(NAME, "files").inc()
-        for item in read_input_file(f, self.cfg):
-            if isinstance(item, Rejected):
-                yield beam.pvalue.TaggedOutput(REJECTED, item)
-            else:
-                yield item
+        yield from read_input_file(f, self.cfg)
 
 
 class Ingest(beam.PTransform):
@@ -44,14 +40,14 @@ class Ingest(beam.PTransform):
         self.files, self.cfg = files, cfg
 
     def expand(self, pbegin):
-        results = (
+        docs, rejected = (
             pbegin
             | "ListFiles" >> beam.Create(self.files)
             | "SpreadFiles" >> beam.Reshuffle()
-            | "Read" >> beam.ParDo(ReadFiles(self.cfg)).with_outputs(REJECTED, main="docs")
+            | "Read" >> beam.ParDo(ReadFiles(self.cfg))
+            | "Split" >> SplitRejected()
         )
-        docs = results.docs | "CountKept" >> beam.ParDo(CountKept(NAME))
-        return docs, results[REJECTED]
+        return docs | "CountKept" >> beam.ParDo(CountKept(NAME)), rejected
 
 
 def num_shards_for(files: list[InputFile], cfg: IngestConfig) -> int:
