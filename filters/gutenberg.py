@@ -33,7 +33,9 @@ def strip_gutenberg(text: str) -> str:
     start = 0
     # The header ends at the last header marker in the first half (old editions have two).
     half = len(text) // 2
-    for m in _HEADER_END.finditer(text, 0, half):
+    for m in _HEADER_END.finditer(text):
+        if m.start() > half:
+            break
         start = m.end()
     end = len(text)
     m = _FOOTER_START.search(text, start)

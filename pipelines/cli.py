@@ -73,10 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         config = _load(args, module)
-    except ConfigError as e:
+        return int(module.main(args, config, beam_args) or 0)
+    except ConfigError as e:  # raised before any work starts
         print(f"curate {command}: config error: {e}", file=sys.stderr)
         return 2
-    return int(module.main(args, config, beam_args) or 0)
 
 
 def _load(args: argparse.Namespace, module):

@@ -47,6 +47,9 @@ class IngestConfig:
     max_doc_bytes: int | None = 5_000_000
     # HTML payloads larger than this are not parsed (`too_large`): they are almost never prose.
     max_html_bytes: int = 20_000_000
+    # A NUL character in text almost always means binary data decoded as text: reject the record
+    # (`contains_nul`) by default, or strip NULs and keep it.
+    on_nul: Literal["reject", "strip"] = "reject"
     strip_gutenberg: bool = True
     fix_mojibake: bool = True  # ftfy
     num_shards: int | None = None  # null: one shard per ~128 MB of input

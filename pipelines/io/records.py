@@ -52,6 +52,8 @@ def make_document(
         size = len(text.encode("utf-8", "surrogatepass"))
         if size > cfg.max_doc_bytes:
             return ctx.reject(location, "too_large", text)
+    if "\x00" in text and cfg.on_nul == "reject":
+        return ctx.reject(location, "contains_nul", text.replace("\x00", "\\0"))
     kind = kind or ctx.kind
     if cfg.strip_gutenberg and looks_like_gutenberg(text):
         text = strip_gutenberg(text)

@@ -11,7 +11,6 @@ import zlib
 from collections.abc import Iterator
 
 from warcio.archiveiterator import ArchiveIterator
-from warcio.exceptions import ArchiveLoadFailed
 
 from filters.document import Document, Rejected
 from filters.extract import decode_html, extract_main_text
@@ -50,22 +49,56 @@ def read_warc(ctx: FileContext, cfg: IngestConfig) -> Iterator[Document | Reject
             return
         it = ArchiveIterator(f)
         offset = 0
+        records = 0
         try:
             for record in it:
                 offset = it.offset  # (get_record_offset() would consume the record's payload)
-                if record.rec_type != "response":
-                    continue
-                yield from _read_response(ctx, cfg, record, f"offset={offset}")
-                if record.raw_stream.limit > 0:  # the payload ended before its Content-Length
+                records += 1
+                if record.rec_type == "response":
+                    yield from _read_response(ctx, cfg, record, f"offset={offset}")
+                else:
+                    _drain(record.raw_stream)
+                if record.raw_stream.limit > 0:  # the record ended before its Content-Length
                     yield ctx.reject(f"offset={offset}", "truncated_file")
                     return
-        except (EOFError, zlib.error, OSError) as e:
-            yield ctx.reject(f"offset={offset}", "truncated_file", str(e))
-        except ArchiveLoadFailed as e:
-            reason = "unreadable_file" if offset == 0 else "truncated_file"
-            yield ctx.reject(f"offset={offset}", reason, str(e))
+            # A gzip member cut early can decompress to nothing at all: warcio then just stops.
+            if head[:2] == GZIP_MAGIC:
+                cut = incomplete_gzip_member(ctx.path)
+                if cut is not None:
+                    yield ctx.reject(f"offset={cut}", "truncated_file", "gzip member ends early")
+        except Exception as e:  # noqa: BLE001 (warcio raises anything on a cut header: keep what we have)
+            reason = "truncated_file" if records else "unreadable_file"
+            yield ctx.reject(f"offset={offset}", reason, f"{type(e).__name__}: {e}")
     finally:
         f.close()
+
+
+def incomplete_gzip_member(path: str, block: int = 1 << 20) -> int | None:
+    """Offset of the first gzip member that ends before its trailer, or None if every member is whole."""
+    with open(path, "rb") as f:
+        start = 0
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        pos = 0
+        while True:
+            data = f.read(block)
+            if not data:
+                return None if d.eof or pos == start else start
+            while data:
+                if d.eof:  # the next member begins in this block
+                    start = pos
+                    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                try:
+                    d.decompress(data)
+                except zlib.error:
+                    return start
+                consumed = len(data) - len(d.unused_data) if d.eof else len(data)
+                pos += consumed
+                data = d.unused_data if d.eof else b""
+
+
+def _drain(stream) -> None:
+    while stream.read(1 << 16):
+        pass
 
 
 def _read_response(ctx: FileContext, cfg: IngestConfig, record, location: str) -> Iterator[Document | Rejected]:
