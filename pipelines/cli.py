@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         print(_usage())
         return 0
     command = argv.pop(0)
+    _quiet_library_logs()
     if command not in COMMANDS:
         print(f"curate: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
         return 2
@@ -67,16 +68,33 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--run", required=True, help="the run folder")
     module.add_arguments(parser)
     args, beam_args = parser.parse_known_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logging.getLogger().setLevel(logging.INFO if args.verbose else logging.WARNING)
     try:
         config = _load(args, module)
         return int(module.main(args, config, beam_args) or 0)
     except ConfigError as e:  # raised before any work starts
         print(f"curate {command}: config error: {e}", file=sys.stderr)
         return 2
+
+
+class _DropNoise(logging.Filter):
+    """Import-time and per-record chatter from libraries that says nothing about the user's job."""
+
+    NOISE = ("apitools not found", "Replacing spaces in invalid WARC-Target-URI")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith(("distributed", "apache_beam.runners.dask")) and record.levelno < logging.ERROR:
+            return False
+        msg = str(record.msg)
+        return not any(n in msg for n in self.NOISE)
+
+
+def _quiet_library_logs() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_DropNoise())
+    for name in ("distributed", "apache_beam.runners.dask", "warcio"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def _load(args: argparse.Namespace, module):
@@ -88,8 +106,6 @@ def _load(args: argparse.Namespace, module):
         runner = replace(runner, name=args.runner)
     if args.workers:
         runner = replace(runner, workers=args.workers)
-        if runner.name == "direct" and args.workers > 1:
-            runner = replace(runner, mode="multi_processing")
     if args.dask_address:
         runner = replace(runner, name="dask", dask_address=args.dask_address)
     config = replace(config, runner=runner)

@@ -66,18 +66,34 @@ class RunnerConfig:
     # direct: Beam's DirectRunner; dask: Beam's DaskRunner; any other name is passed to Beam as-is
     # (FlinkRunner, SparkRunner, DataflowRunner...) together with the unrecognized command-line flags.
     name: str = "direct"
-    workers: int = 1
-    mode: Literal["in_memory", "multi_processing", "multi_threading"] = "in_memory"
+    workers: int = 0  # 0: one worker per core
+    # auto: multi_processing with more than one worker, else in_memory (one process)
+    mode: Literal["auto", "in_memory", "multi_processing", "multi_threading"] = "auto"
     dask_address: str | None = None  # null with dask: start a local dask.distributed cluster
 
     def validate(self) -> None:
-        if self.workers < 1:
-            raise ValueError("workers: must be >= 1")
+        if self.workers < 0:
+            raise ValueError("workers: must be >= 0 (0: one per core)")
+
+    def resolved_workers(self) -> int:
+        return self.workers or max(1, os.cpu_count() or 1)
+
+    def resolved_mode(self) -> str:
+        if self.mode != "auto":
+            return self.mode
+        return "multi_processing" if self.resolved_workers() > 1 else "in_memory"
+
+
+#: Every stage `curate run` knows, in the order it runs them.
+ALL_STAGES = ("ingest", "filter", "dedup", "tokenizer", "tokenize", "train")
 
 
 @dataclass(frozen=True)
 class JobConfig:
     inputs: list[InputSpec] = field(default_factory=list)
+    # The stages `curate run` runs, a subsequence of ALL_STAGES (ingest always first).
+    stages: list[str] = field(default_factory=lambda: list(ALL_STAGES))
+    report: bool = True  # write RUN/report/index.html and the dataset card at the end of `curate run`
     seed: int = 0
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
@@ -86,6 +102,20 @@ class JobConfig:
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     tokenize: TokenizeConfig = field(default_factory=TokenizeConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def validate(self) -> None:
+        unknown = [s for s in self.stages if s not in ALL_STAGES]
+        if unknown:
+            raise ValueError(f"stages: unknown stage {unknown[0]!r} (known: {', '.join(ALL_STAGES)})")
+        order = [ALL_STAGES.index(s) for s in self.stages]
+        if order != sorted(set(order)):
+            raise ValueError(f"stages: must be in the order {', '.join(ALL_STAGES)}, each once")
+        if self.stages and self.stages[0] != "ingest":
+            raise ValueError("stages: must start with ingest")
+        needs = {"tokenize": "tokenizer", "train": "tokenize"}
+        for stage, required in needs.items():
+            if stage in self.stages and required not in self.stages:
+                raise ValueError(f"stages: {stage} needs {required}")
 
 
 def load_config(path: str | None = None, overrides: list[str] | None = None) -> JobConfig:
@@ -123,6 +153,7 @@ def check_inputs(cfg: JobConfig) -> None:
 
 
 __all__ = [
+    "ALL_STAGES",
     "ConfigError",
     "IngestConfig",
     "InputSpec",

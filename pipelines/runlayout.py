@@ -34,6 +34,9 @@ class StageMissingError(RuntimeError):
 class RunLayout:
     def __init__(self, root: str | os.PathLike[str]):
         self.root = Path(root)
+        # Set by `curate run`: the fingerprint of each stage's config and upstream, stored in its
+        # _SUCCESS so that a later run can skip the stage when nothing it depends on changed.
+        self.job_fingerprints: dict[str, str] = {}
 
     def stage_dir(self, stage: str) -> Path:
         return self.root / stage
@@ -92,6 +95,9 @@ class StageCommit:
         self.rejected.mkdir(parents=True)
 
     def commit(self, success: dict[str, Any]) -> Path:
+        job_fp = self.layout.job_fingerprints.get(self.stage)
+        if job_fp is not None:
+            success = {**success, "job_fingerprint": job_fp}
         write_json_atomic(self.out / SUCCESS, success)
         final = self.layout.stage_dir(self.stage)
         final_rejected = self.layout.rejected_dir(self.stage)

@@ -14,10 +14,11 @@ log = logging.getLogger(__name__)
 
 
 def _direct_flags(cfg: RunnerConfig) -> list[str]:
-    flags = ["--runner=DirectRunner", f"--direct_num_workers={cfg.workers}"]
-    if cfg.workers > 1 or cfg.mode != "in_memory":
-        flags.append(f"--direct_running_mode={cfg.mode}")
-    return flags
+    return [
+        "--runner=DirectRunner",
+        f"--direct_num_workers={cfg.resolved_workers()}",
+        f"--direct_running_mode={cfg.resolved_mode()}",
+    ]
 
 
 @contextlib.contextmanager
@@ -49,9 +50,11 @@ def _dask_address(cfg: RunnerConfig) -> Iterator[str]:
         return
     from dask.distributed import LocalCluster
 
-    log.info("starting a local dask.distributed cluster with %d workers", cfg.workers)
+    workers = cfg.resolved_workers()
+    log.info("starting a local dask.distributed cluster with %d workers", workers)
     cluster = LocalCluster(
-        n_workers=cfg.workers, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+        silence_logs=logging.ERROR,
     )
     try:
         yield cluster.scheduler_address

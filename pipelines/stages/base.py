@@ -18,6 +18,7 @@ from apache_beam.metrics.metric import MetricsFilter
 
 from pipelines.config import JobConfig
 from pipelines.configlib import fingerprint, to_dict
+from pipelines.progress import ProgressMonitor
 from pipelines.runlayout import RunLayout, count_reasons, count_rows
 from pipelines.runners import pipeline_options
 
@@ -63,12 +64,20 @@ def run_beam_stage(
     records_in: Callable[[dict[str, Any]], int] | None = None,
     allow_empty: bool = False,
     extra_stats: Callable[[Path], dict[str, Any]] | None = None,
+    total_docs: int | None = None,
+    total_bytes: int | None = None,
 ) -> dict[str, Any]:
-    """Run one stage's pipeline into temporary folders and commit it. Returns the `_SUCCESS` data."""
+    """Run one stage's pipeline into temporary folders and commit it. Returns the `_SUCCESS` data.
+
+    `total_docs` / `total_bytes` (when the stage knows its input size) give the progress bar an ETA.
+    """
     commit = layout.begin(stage)
     start = time.monotonic()
     try:
-        with pipeline_options(config.runner, beam_args) as options:
+        with (
+            ProgressMonitor(layout.root, stage, total_docs=total_docs, total_bytes=total_bytes),
+            pipeline_options(config.runner, beam_args) as options,
+        ):
             pipeline = beam.Pipeline(options=options)
             build(pipeline, commit.out, commit.rejected)
             result = pipeline.run()

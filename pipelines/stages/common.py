@@ -8,6 +8,7 @@ import apache_beam as beam
 import pyarrow as pa
 
 from filters.document import Document, Rejected, reason_family
+from pipelines import progress
 from pipelines.document import DOCUMENT_SCHEMA, REJECTED_SCHEMA, rejected_to_row, to_row
 from pipelines.io.parquet import WriteShards
 from pipelines.stages.base import counter
@@ -33,6 +34,7 @@ class _CountRejected(beam.DoFn):
 
     def process(self, rej: Rejected):
         counter(self.stage, f"rejected.{reason_family(rej.reason)}").inc()
+        progress.tick()
         yield rej
 
 
@@ -59,6 +61,7 @@ class CountKept(beam.DoFn):
 
     def process(self, doc: Document):
         counter(self.stage, "kept").inc()
+        progress.tick()
         yield doc
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import apache_beam as beam
 
 from filters.document import Document, Rejected
+from pipelines import progress
 from pipelines.config import IngestConfig, InputSpec, JobConfig, check_inputs
 from pipelines.io.inputs import InputFile, list_input_files, read_input_file
 from pipelines.runlayout import RunLayout
@@ -30,6 +31,7 @@ class ReadFiles(beam.DoFn):
     def process(self, f: InputFile) -> Iterator[Document | Rejected]:
         counter(NAME, "files").inc()
         yield from read_input_file(f, self.cfg)
+        progress.tick(docs=0, nbytes=f.size)
 
 
 class Ingest(beam.PTransform):
@@ -70,6 +72,7 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
     return run_beam_stage(
         NAME, layout, config, build, beam_args=beam_args, inputs=inputs,
         stage_config={"ingest": config.ingest, "inputs": config.inputs},
+        total_bytes=sum(f.size for f in files),
     )
 
 

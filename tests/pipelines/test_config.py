@@ -24,7 +24,7 @@ def test_defaults_yaml_then_overrides(tmp_path):
     (["ingest.bogus=1"], "unknown key ingest.bogus"),
     (["ingest.max_doc_bytes=abc"], "ingest.max_doc_bytes: expected an integer"),
     (["ingest.extractor=magic"], "ingest.extractor: 'magic' is not one of"),
-    (["runner.workers=0"], "runner.workers: must be >= 1"),
+    (["runner.workers=-1"], "runner.workers: must be >= 0"),
     (["ingest.strip_gutenberg=maybe"], "ingest.strip_gutenberg: expected true or false"),
     (["inputs=[{name: x}]"], "inputs[0]"),
     (["nope"], "expected dotted.key=value"),
