@@ -103,8 +103,8 @@ def run_job(config: JobConfig, run: str, from_stage: str | None = None,
     if config.report:
         from pipelines.report.report import write_report
 
-        path = write_report(layout)
-        print(f"[report] {path}")
+        paths = write_report(layout)
+        print(f"[report] {paths['report']}")
     return summary
 
 
