@@ -85,7 +85,7 @@ class RunnerConfig:
 
 
 #: Every stage `curate run` knows, in the order it runs them.
-ALL_STAGES = ("ingest", "filter", "dedup", "tokenizer", "tokenize", "train")
+ALL_STAGES = ("ingest", "filter", "dedup", "tokenizer", "tokenizer_eval", "tokenize", "train")
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ class JobConfig:
             raise ValueError(f"stages: must be in the order {', '.join(ALL_STAGES)}, each once")
         if self.stages and self.stages[0] != "ingest":
             raise ValueError("stages: must start with ingest")
-        needs = {"tokenize": "tokenizer", "train": "tokenize"}
+        needs = {"tokenizer_eval": "tokenizer", "tokenize": "tokenizer", "train": "tokenize"}
         for stage, required in needs.items():
             if stage in self.stages and required not in self.stages:
                 raise ValueError(f"stages: {stage} needs {required}")

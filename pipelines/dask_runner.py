@@ -8,9 +8,26 @@ else consumes, in one Dask graph so shared upstream work runs once.
 
 from __future__ import annotations
 
+import apache_beam.runners.dask.transform_evaluator as _evaluator
 from apache_beam.pipeline import PipelineVisitor
 from apache_beam.runners.dask.dask_runner import DaskOptions, DaskRunnerResult, dask_overrides
 from apache_beam.runners.dask.dask_runner import DaskRunner as BeamDaskRunner
+
+_apply_dofn_to_bundle = _evaluator.apply_dofn_to_bundle
+
+
+def _apply_dofn_to_bundle_once(items, args, kwargs, receivers):
+    """Beam's evaluator keeps a DoFn's outputs in `receivers.values` across calls, so a bag computed
+    twice in one worker (a side input recomputing its upstream) emits its outputs twice. Clear them
+    around each bundle (safe: our Dask workers run one thread each)."""
+    receivers.values.clear()
+    try:
+        return _apply_dofn_to_bundle(items, args, kwargs, receivers)
+    finally:
+        receivers.values.clear()
+
+
+_evaluator.apply_dofn_to_bundle = _apply_dofn_to_bundle_once
 
 
 class _ConsumerVisitor(PipelineVisitor):

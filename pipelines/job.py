@@ -32,6 +32,7 @@ STAGE_MODULES = {
     "filter": "pipelines.stages.filter",
     "dedup": "pipelines.stages.dedup",
     "tokenizer": "pipelines.stages.tokenizer",
+    "tokenizer_eval": "pipelines.stages.tokenizer_eval",
     "tokenize": "pipelines.stages.tokenize",
     "train": "pipelines.stages.train",
 }
@@ -40,7 +41,14 @@ STAGE_MODULES = {
 def stage_section(config: JobConfig, stage: str) -> Any:
     if stage == "ingest":
         return {"ingest": config.ingest, "inputs": config.inputs}
+    if stage == "tokenizer_eval":
+        return {"tokenizer_eval": config.tokenizer}
     return getattr(config, stage)
+
+
+def stage_folder(stage: str) -> str:
+    """The run folder a stage writes (tokenize writes `shards/`): its module's NAME."""
+    return importlib.import_module(STAGE_MODULES[stage]).NAME
 
 
 def stage_fingerprints(config: JobConfig) -> dict[str, str]:
@@ -64,8 +72,9 @@ def plan(layout: RunLayout, config: JobConfig, from_stage: str | None) -> list[t
         if stage == from_stage:
             rerun = True
         done = False
-        if not rerun and layout.is_complete(stage):
-            done = layout.read_success(stage).get("job_fingerprint") == fps[stage]
+        folder = stage_folder(stage)
+        if not rerun and layout.is_complete(folder):
+            done = layout.read_success(folder).get("job_fingerprint") == fps[stage]
         if not done:
             rerun = True  # everything after a stage that runs runs too
         steps.append((stage, fps[stage], not done))
@@ -93,6 +102,7 @@ def run_job(config: JobConfig, run: str, from_stage: str | None = None,
         print(f"[{stage}] running")
         start = time.monotonic()
         layout.job_fingerprints[stage] = fp
+        layout.job_fingerprints[stage_folder(stage)] = fp
         run_fn = modules[stage].run
         kwargs = {"resume": True} if "resume" in inspect.signature(run_fn).parameters else {}
         stats = run_fn(layout, config, beam_args or [], **kwargs)
@@ -111,9 +121,10 @@ def run_job(config: JobConfig, run: str, from_stage: str | None = None,
 def _forget_unconfigured_stages(layout: RunLayout, config: JobConfig) -> None:
     """A stage left from an earlier job with other stages must not feed this one: mark it incomplete."""
     for stage in ALL_STAGES:
-        if stage not in config.stages and layout.is_complete(stage):
+        folder = stage_folder(stage)
+        if stage not in config.stages and layout.is_complete(folder):
             log.warning("stage %s is not in this job's stages: marking its old output incomplete", stage)
-            (layout.stage_dir(stage) / SUCCESS).unlink()
+            (layout.stage_dir(folder) / SUCCESS).unlink()
 
 
 # ---- command line -------------------------------------------------------------------------------------
