@@ -30,13 +30,13 @@ class TokenizerConfig:
     # memory (roughly 10-20x the text size while counting pairs), so this bounds the driver's memory.
     sample_bytes: int = 1_000_000_000
     # Share of the sample per dataset (the input name, the mixture key) and per language (the
-    # `language_field` signal). Weights multiply and are normalized; null/empty: natural proportions.
+    # `language_field` signal: the filter stage writes `lang`). Weights multiply and are normalized; null/empty: natural proportions.
     # A dataset or language missing from a non-empty map gets weight `default_weight`.
     dataset_weights: dict[str, float] | None = None
     language_weights: dict[str, float] | None = None
     default_weight: float = 1.0
     # Column (filter signal) holding a document's language; documents without it count as "unknown".
-    language_field: str = "lid_lang"
+    language_field: str = "lang"
     # Unit of sampling: documents longer than this are cut into about-equal line-aligned chunks, each
     # chosen on its own, so a dataset of a few long books still fills its share (see tokenizer/sample.py).
     sample_chunk_bytes: int = 16384

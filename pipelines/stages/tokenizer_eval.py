@@ -125,7 +125,7 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
     card = read_card(tok_dir)
     heldout = card["heldout"]
     model = str(tok_dir / MODEL_FILE)
-    field = card.get("language_field", "lid_lang")
+    field = card.get("language_field", "lang")
 
     def build(p: beam.Pipeline, out: Path, _rejected: Path) -> None:
         _ = (
