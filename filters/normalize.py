@@ -12,9 +12,10 @@ import unicodedata
 
 import ftfy
 
-# C0/C1 control characters except tab and newline; also U+FEFF (BOM) and other invisible format
-# characters that only confuse tokenizers.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff\u200b\u2028\u2029]")
+# C0/C1 control characters except tab and newline; also U+FEFF (BOM), soft hyphen, zero-width space,
+# word joiner and line/paragraph separators: invisible characters that only split words for
+# tokenizers and dedup. (ZWNJ/ZWJ stay: Persian, Indic scripts and emoji spell with them.)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\ufeff\u200b\u2060\u2028\u2029]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _TRAILING = re.compile(r"[ \t]+\n")
 _BLANK_LINES = re.compile(r"\n{3,}")
