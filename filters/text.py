@@ -1,0 +1,179 @@
+"""Word, line, paragraph and sentence splitting shared by every rule, computed once per document.
+
+`TextStats(text)` is a small lazy cache: each split is computed on first use and reused by every rule
+that needs it, so a document is tokenized once however many rules look at its words.
+
+Tokenization is one regex (C speed, no per-character Python) reproducing spaCy's English tokenizer,
+which datatrove uses for the same rules, closely enough that the rules decide alike (see
+benchmarks/filters.py): text splits at whitespace; punctuation at the edges of a chunk comes off as
+tokens of its own ("(", '"', ",", "!", "..."), as do the clitics "'s", "'re", "'ve", "'ll", "'m", "'d";
+inside a chunk punctuation splits only where spaCy's infix rules split it (a hyphen before a letter,
+"word,word", "end.The", "a/b", "6-4") and otherwise stays ("file.txt", "3.5", "1,000", "10:30",
+"Covid-19", "rock'n'roll", "a+b", "--flag", "/usr"); "U.S.", "e.g.", "Mr." keep their period; URLs and
+e-mail addresses are single tokens. Counting punctuation tokens matters: Gopher's "80% of words contain
+a letter" and FineWeb's "newlines per word" divide by the number of tokens, punctuation included.
+Numbers and their units are two tokens ("8m", "100km"). Known difference: spaCy splits "don't" into
+"do" + "n't", here it is one token (both are words with letters, so the ratios barely move).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cached_property
+
+# Sentence-terminal punctuation of the common scripts (a subset of Unicode's Sentence_Terminal
+# property, which datatrove's TERMINAL_PUNCTUATION lists in full; the rest are rare scripts).
+TERMINAL_PUNCTUATION: tuple[str, ...] = (
+    ".", "!", "?", "։", "؟", "۔", "܀", "܁", "܂", "߹", "।", "॥", "၊", "။", "።", "፧", "፨", "᙮",
+    "᠃", "᠉", "‼", "‽", "⁇", "⁈", "⁉", "⸮", "⸼", "。", "｡", "．", "！", "？", "꓿", "﹒", "﹖", "﹗",
+)
+TERMINAL_CLASS = "".join(re.escape(c) for c in TERMINAL_PUNCTUATION)
+
+
+def _combining_marks() -> str:
+    """A regex class body of every combining mark (Unicode category M) in planes 0-1.
+
+    Python's `\\w` excludes them, which would cut Indic, Thai or Hebrew words at every vowel sign;
+    inside words they are word characters.
+    """
+
+    def esc(cp: int) -> str:
+        return f"\\U{cp:08x}"
+
+    parts, start = [], None
+    for cp in range(0x20000):
+        if unicodedata.category(chr(cp))[0] == "M":
+            if start is None:
+                start = cp
+        elif start is not None:
+            parts.append(f"{esc(start)}-{esc(cp - 1)}" if cp - 1 > start else esc(start))
+            start = None
+    return "".join(parts) + f"{esc(0xE0100)}-{esc(0xE01EF)}"
+
+
+_MARK = f"[{_combining_marks()}]"
+_URL = r"(?:https?://|www\.)[^\s<>\"']*[^\s<>\"'.,;:!?)\]]"
+_EMAIL = r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+_RUN = rf"(?:\w+{_MARK}*)+"  # word characters and the combining marks inside a word
+# Punctuation inside a chunk that does not split it: everything but spaCy's infix split points.
+_JOIN = "(?:" + "|".join([
+    r"[^\w\s\-,/:<>=+*^.'’…]",  # most marks join: a;b a@b a&b
+    r"-(?<!\w-)", r"(?<=[^\W\d_])-(?=\d)",  # a hyphen after punctuation; Covid-19 (not well-known, 6-4)
+    r"[/:<>=](?<!\w[/:<>=])", r"[/:<>=](?![^\W\d_])",  # 10:30 1/2 </li> (not a/b)
+    r",(?<![^\W\d_],)", r",(?![^\W\d_])",  # 1,000 (not word,word)
+    r"(?<![a-z.])\.(?!\.)", r"\.(?![A-Z.])",  # file.txt 3.5 (not end.The, nor a "..")
+    r"[+*^](?<!\d[+*^])", r"[+*^](?!\d)",  # a+b (not 6+4)
+    r"['’](?!(?:[sSmMdD]|re|ve|ll|RE|VE|LL)\b)",  # rock'n'roll (not it's, we've)
+]) + ")"
+# A chunk may start with - / . @ ~ + ("-5", "--flag", "/usr", ".tar", "@user") when nothing but
+# whitespace or an opening bracket or quote is before it.
+_LEAD = r"""(?:[-/.@~+](?<![^\s(\[{"'“‘«„][-/.@~+])-?(?=\w))?"""
+# The period of a title or of an abbreviation with an upper-case or one-letter last part stays.
+_TITLE = r"(?:(?:(?<=[A-Z])|(?<=\.[^\W\d_])|(?<=\bMr)|(?<=\bMrs)|(?<=\bMs)|(?<=\bDr)|(?<=\bSt)|(?<=\bvs)|(?<=\bProf))\.)?"
+_WORD = rf"{_LEAD}{_RUN}(?:(?={_JOIN}){_JOIN}+{_RUN})*{_TITLE}"
+_CLITIC = r"['’](?:[sSmMdD]|re|ve|ll|RE|VE|LL)\b"
+# A number before a unit is a token of its own, the unit another ("8m" -> "8", "m"), as in spaCy.
+_UNITS = "km|m|cm|mm|kg|g|mg|t|lb|lbs|oz|ft|yd|mi|mph|kmh|ha|kb|KB|mb|MB|gb|GB|tb|TB|M|G|K|T"
+_NUMBER = rf"\d+(?:[.,]\d+)*(?=(?:{_UNITS})\b)"
+_PUNCT = r"\.{2,}|-{2,}|[^\w\s]"
+_TOKEN_RE = re.compile(rf"{_NUMBER}|{_WORD}|{_CLITIC}|{_PUNCT}")
+# URLs and e-mail addresses are single tokens; the pattern that knows them is slower, so it is used
+# only for texts that contain one.
+_TOKEN_URL_RE = re.compile(rf"{_URL}|{_EMAIL}|{_NUMBER}|{_WORD}|{_CLITIC}|{_PUNCT}")
+_LETTER_RE = re.compile(r"[^\W\d_]")
+_PARAGRAPH_SPLIT_RE = re.compile(r"\n[ \t]*\n\s*")
+# A sentence boundary inside a line: terminal punctuation (not the period of a title such as "Mr."
+# or of a dotted abbreviation), optional closing quotes/brackets, then spaces and more text, or a
+# capitalized word right away ("ended.Then", a missing space spaCy splits too). The character class
+# comes first so the lookbehinds run only at punctuation.
+_TITLES = ("Mr", "Mrs", "Ms", "Dr", "St", "vs", "No", "Jr", "Sr", "Prof")
+_SENTENCE_END_RE = re.compile(
+    rf"[{TERMINAL_CLASS}]"
+    + "".join(rf"(?<!\b{t}\.)" for t in _TITLES)
+    + r"(?<!\.[^\W\d_]\.)"  # nor the last period of "e.g." or "U.S."
+    + rf"[{TERMINAL_CLASS}]*[\"'”’»)\]]*(?:[ \t]+(?=\S)|(?=[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]))"
+)
+
+
+def tokenize(text: str) -> list[str]:
+    """All tokens (words, numbers, URLs, e-mail addresses, punctuation marks) in order."""
+    if "@" in text or "://" in text or "www." in text:
+        return _TOKEN_URL_RE.findall(text)
+    return _TOKEN_RE.findall(text)
+
+
+def is_word(token: str) -> bool:
+    """Not a punctuation token. Punctuation tokens are one character that is no word character
+    (`\\w` is exactly `isalnum` or "_"), or a run of periods."""
+    if len(token) > 1:
+        return token[0] != "." or token[-1] != "."
+    return token.isalnum() or token == "_"
+
+
+def count_sentences(text: str) -> int:
+    """Number of sentences in a text, each non-blank line ending one (spaCy's sentencizer, which
+    datatrove runs on every C4 line, also splits after terminal punctuation followed by a word)."""
+    lines = sum(1 for line in text.split("\n") if line and not line.isspace())
+    return lines + len(_SENTENCE_END_RE.findall(text)) if lines else 0
+
+
+def split_paragraphs(text: str) -> list[str]:
+    """Blocks separated by blank lines (the text is stripped first)."""
+    text = text.strip()
+    return _PARAGRAPH_SPLIT_RE.split(text) if text else []
+
+
+def split_lines(text: str) -> list[str]:
+    """Non-blank lines, unstripped."""
+    return [line for line in text.split("\n") if line and not line.isspace()]
+
+
+def duplicates(items: list[str]) -> tuple[int, int]:
+    """(number of repeated items, characters in them): every occurrence after the first counts."""
+    unique = set(items)
+    return len(items) - len(unique), sum(map(len, items)) - sum(map(len, unique))
+
+
+class TextStats:
+    """Splits of one text, each computed on first use. Rules receive this, never re-split the text."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    @cached_property
+    def lines(self) -> list[str]:
+        return split_lines(self.text)
+
+    @cached_property
+    def paragraphs(self) -> list[str]:
+        return split_paragraphs(self.text)
+
+    @cached_property
+    def tokens(self) -> list[str]:
+        """Every token including punctuation marks (what datatrove's rules call `words`)."""
+        return tokenize(self.text)
+
+    @cached_property
+    def words(self) -> list[str]:
+        """Tokens that are not punctuation (see `is_word`): words, numbers, URLs."""
+        return [t for t in self.tokens if (len(t) > 1 and (t[0] != "." or t[-1] != ".")) or t.isalnum() or t == "_"]
+
+    @cached_property
+    def n_tokens(self) -> int:
+        return len(self.tokens)
+
+    @cached_property
+    def alpha_words(self) -> int:
+        """Words with at least one letter (most are all letters: `isalpha` settles them in C)."""
+        words = self.words
+        not_pure = [w for w in words if not w.isalpha()]
+        return len(words) - len(not_pure) + sum(1 for w in not_pure if _LETTER_RE.search(w))
+
+    @cached_property
+    def lower_word_set(self) -> frozenset[str]:
+        return frozenset(w.lower() for w in set(self.words))
+
+    @cached_property
+    def n_newlines(self) -> int:
+        return self.text.count("\n")

@@ -1,0 +1,106 @@
+"""The shared splitting every rule reads: tokens, words, lines, paragraphs, sentences."""
+
+from __future__ import annotations
+
+import pytest
+
+from filters.text import (
+    TextStats,
+    count_sentences,
+    duplicates,
+    is_word,
+    split_lines,
+    split_paragraphs,
+    tokenize,
+)
+
+
+def test_punctuation_is_its_own_token_and_words_keep_their_inner_marks():
+    assert tokenize("Hello, world! Don't stop... now -- ok") == [
+        "Hello", ",", "world", "!", "Don't", "stop", "...", "now", "--", "ok",
+    ]  # spaCy: "Do", "n't"
+
+
+def test_numbers_dates_and_digit_hyphens_stay_whole():
+    assert tokenize("3.5 1,000 10:30 02/10/2020 Covid-19 well-known 6-4") == [
+        "3.5", "1,000", "10:30", "02/10/2020", "Covid-19", "well", "-", "known", "6", "-", "4",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("chunk", "tokens"),
+    [  # as spaCy's English tokenizer splits them
+        ("(hello)", ["(", "hello", ")"]),
+        ('"quoted"', ['"', "quoted", '"']),
+        ("requirements.txt", ["requirements.txt"]),
+        ("path/to/file.txt", ["path", "/", "to", "/", "file.txt"]),
+        ("end.The", ["end", ".", "The"]),
+        ("word,word", ["word", ",", "word"]),
+        ("Spain's", ["Spain", "'s"]),
+        ("we've", ["we", "'ve"]),
+        ("rock'n'roll", ["rock'n'roll"]),
+        ("U.S.", ["U.S."]),
+        ("e.g.", ["e.g."]),
+        ("Mr.", ["Mr."]),
+        ("etc.", ["etc", "."]),
+        ("--flag", ["--flag"]),
+        ("-5", ["-5"]),
+        ("/usr/lib", ["/usr", "/", "lib"]),
+        ("$100", ["$", "100"]),
+        ("5%", ["5", "%"]),
+        ("a+b", ["a+b"]),
+        ("ok?!", ["ok", "?", "!"]),
+        ("....", ["...."]),
+    ],
+)
+def test_chunks_split_like_spacy(chunk, tokens):
+    assert tokenize(chunk) == tokens
+
+
+def test_urls_and_emails_are_single_tokens():
+    assert tokenize("see https://example.com/a?b=1. or mail a.b@example.org now") == [
+        "see", "https://example.com/a?b=1", ".", "or", "mail", "a.b@example.org", "now",
+    ]
+
+
+def test_combining_marks_stay_inside_words():
+    # Bengali and Devanagari vowel signs are combining marks, not word characters for Python's \w.
+    assert tokenize("এমপির ভাইকে") == ["এমপির", "ভাইকে"]
+    assert tokenize("हिन्दी भाषा") == ["हिन्दी", "भाषा"]
+    assert TextStats("हिन्दी भाषा").words == ["हिन्दी", "भाषा"]
+
+
+def test_is_word():
+    assert all(map(is_word, ["a", "_", "U.S.", ".tar", "'s", "-5", "हिन्दी"]))
+    assert not any(map(is_word, [",", "...", "-", "—", "ि"]))
+
+
+def test_words_are_the_non_punctuation_tokens_and_alpha_counts_words_with_letters():
+    stats = TextStats("The 3 cats, 2 dogs and 1,000 birds!")
+    assert stats.tokens == ["The", "3", "cats", ",", "2", "dogs", "and", "1,000", "birds", "!"]
+    assert stats.words == ["The", "3", "cats", "2", "dogs", "and", "1,000", "birds"]
+    assert stats.n_tokens == 10
+    assert stats.alpha_words == 5
+    assert stats.lower_word_set == {"the", "3", "cats", "2", "dogs", "and", "1,000", "birds"}
+
+
+def test_lines_skip_blank_ones_and_paragraphs_split_on_blank_lines():
+    text = "a b\n\n  \nc d\ne f\n\n\ng"
+    assert split_lines(text) == ["a b", "c d", "e f", "g"]
+    assert split_paragraphs(text) == ["a b", "c d\ne f", "g"]
+    assert split_paragraphs("") == []
+
+
+def test_duplicates_count_every_occurrence_after_the_first():
+    assert duplicates(["aa", "b", "aa", "aa", "b", "c"]) == (3, 5)
+    assert duplicates([]) == (0, 0)
+
+
+def test_sentences_end_at_terminal_punctuation_followed_by_text_and_at_line_ends():
+    assert count_sentences("One. Two? Three! Four") == 4
+    assert count_sentences('He said "Stop." Then he left.') == 2
+    assert count_sentences("Mr. Smith met Dr. Jones. They talked.") == 2
+    assert count_sentences("Pi is 3.14 exactly. e.g. this") == 2
+    assert count_sentences("first line\nsecond line. third") == 3
+    assert count_sentences("") == 0
+    assert count_sentences(" \n ") == 0
