@@ -366,6 +366,11 @@ def explain(rule: str, ours: dict, theirs: dict, text: str) -> tuple[str, str]:
                     values)
         if kind == "blank":
             return ("deliberate: blank lines are not lines here; datatrove counts them in the denominator", values)
+        if check == "alpha_words" and ours["gopher_quality_signals"].get("gopher_alpha_words") is not None \
+                and _alpha_over_tokens(ours) < 0.8 <= ours["gopher_quality_signals"]["gopher_alpha_words"]:
+            return ("deliberate: the share of words with a letter is over words (Gopher paper); datatrove divides by "
+                    "all spaCy tokens, punctuation included (filter.gopher_quality.alpha_words_over: tokens matches it)",
+                    values)
         if mine is None:
             return ("an earlier check decided first on our side", f"{values}; ours: {our_r}")
         return tokenization, f"{values}; {tokens}"
@@ -410,6 +415,12 @@ def explain(rule: str, ours: dict, theirs: dict, text: str) -> tuple[str, str]:
         return ("deliberate: we redact private addresses too, datatrove only public ones",
                 f"ours {ours['pii_ip']} vs datatrove {theirs['pii_ip']}")
     return "", ""
+
+
+def _alpha_over_tokens(ours: dict) -> float:
+    """Our alpha-word share re-expressed over all tokens (datatrove's denominator)."""
+    words, tokens = ours["_words"], ours["_tokens"]
+    return ours["gopher_quality_signals"]["gopher_alpha_words"] * words / tokens if tokens else 0.0
 
 
 def _badword_hits(text: str, lang: str) -> set[str]:

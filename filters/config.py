@@ -12,6 +12,7 @@ excluded by default.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 #: Kinds the web heuristics check by default.
 WEB_KINDS = ["web", "text"]
@@ -101,6 +102,9 @@ class GopherQualityConfig(RuleScope):
     max_bullet_lines: float | None = 0.9  # fraction of lines starting with a bullet
     max_ellipsis_lines: float | None = 0.3  # fraction of lines ending in an ellipsis
     min_alpha_words: float | None = 0.8  # fraction of words with at least one letter
+    # "words" (the paper: punctuation marks are not words) or "tokens" (datatrove: every spaCy token,
+    # punctuation included, is in the denominator, which drops dialogue-heavy prose such as novels).
+    alpha_words_over: Literal["words", "tokens"] = "words"
     min_stop_words: int | None = 2  # distinct stop words present; only for languages with a list
     # Stop-word lists by language, replacing the built-in ones of filters/stopwords.py for a language.
     stop_words: dict[str, list[str]] = field(default_factory=dict)

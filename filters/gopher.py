@@ -84,7 +84,7 @@ def gopher_quality(
         return Drop(f"{QUALITY}:ellipsis_lines", ellipsis_lines, cfg.max_ellipsis_lines)
 
     # "80% of words in a document contain at least one alphabetic character"
-    alpha = _ratio(stats.alpha_words, n_tokens)
+    alpha = _ratio(stats.alpha_words, n_tokens if cfg.alpha_words_over == "tokens" else len(stats.words))
     signals["gopher_alpha_words"] = alpha
     if cfg.min_alpha_words is not None and alpha < cfg.min_alpha_words:
         return Drop(f"{QUALITY}:alpha_words", alpha, cfg.min_alpha_words)

@@ -109,10 +109,18 @@ def test_alpha_words(numbers, expected):
     assert reason(text, replace(OFF, min_alpha_words=0.8)) == expected
 
 
-def test_alpha_words_counts_punctuation_tokens_in_the_denominator():
-    # 8 words and 2 commas: 8/10 = 0.8 passes; one more comma fails
-    assert reason("a b c d, e f g h,", replace(OFF, min_alpha_words=0.8)) is None
-    assert reason("a b c d, e f, g h,", replace(OFF, min_alpha_words=0.8)) == "gopher_quality:alpha_words"
+def test_alpha_words_over_tokens_counts_punctuation_in_the_denominator():
+    # datatrove's reading: 8 words and 2 commas: 8/10 = 0.8 passes; one more comma fails
+    cfg = replace(OFF, min_alpha_words=0.8, alpha_words_over="tokens")
+    assert reason("a b c d, e f g h,", cfg) is None
+    assert reason("a b c d, e f, g h,", cfg) == "gopher_quality:alpha_words"
+
+
+def test_alpha_words_over_words_ignores_punctuation():
+    # The paper's reading (default): dialogue punctuation does not count against prose.
+    text = "“Shipmates,” he said, “have ye shipped?” — “Aye!” — “Aye, aye!”"
+    assert reason(text, replace(OFF, min_alpha_words=0.8)) is None
+    assert reason(text, replace(OFF, min_alpha_words=0.8, alpha_words_over="tokens")) == "gopher_quality:alpha_words"
 
 
 @pytest.mark.parametrize(
