@@ -1,0 +1,44 @@
+"""Generate: sample text from RUN/train's latest checkpoint, decoded with RUN/tokenizer/tokenizer.model.
+
+    curate generate --run RUN --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K] [--samples N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pipelines.config import JobConfig
+
+HELP = "sample text from the last checkpoint"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--prompt", default="", help="text to continue (empty: start from <eos>)")
+    parser.add_argument("--max-new-tokens", type=int, default=100)
+    parser.add_argument("--temperature", type=float, default=0.8, help="0: greedy")
+    parser.add_argument("--top-k", type=int, default=50, help="sample among the k likeliest tokens; 0: all")
+    parser.add_argument("--samples", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu")
+
+
+def main(args: argparse.Namespace, config: JobConfig, beam_args: list[str]) -> int:
+    if beam_args:
+        print(f"curate generate: unknown arguments {' '.join(beam_args)}", file=sys.stderr)
+        return 2
+    from trainer.generate import generate_text
+
+    try:
+        texts = generate_text(
+            args.run, args.prompt, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+            top_k=args.top_k or None, seed=args.seed, num_samples=args.samples, device=args.device,
+        )
+    except (FileNotFoundError, ValueError) as e:
+        print(f"curate generate: {e}", file=sys.stderr)
+        return 1
+    for i, text in enumerate(texts):
+        if len(texts) > 1:
+            print(f"--- sample {i + 1}")
+        print(text)
+    return 0
