@@ -96,10 +96,10 @@ def run_job(config: JobConfig, run: str, from_stage: str | None = None,
     summary: dict[str, Any] = {}
     for stage, fp, needed in plan(layout, config, from_stage):
         if not needed:
-            print(f"[{stage}] up to date, skipped")
+            print(f"[{stage}] up to date, skipped", flush=True)
             summary[stage] = "skipped"
             continue
-        print(f"[{stage}] running")
+        print(f"[{stage}] running", flush=True)
         start = time.monotonic()
         layout.job_fingerprints[stage] = fp
         layout.job_fingerprints[stage_folder(stage)] = fp
@@ -109,7 +109,7 @@ def run_job(config: JobConfig, run: str, from_stage: str | None = None,
         summary[stage] = stats
         counts = stats.get("counts", {}) if isinstance(stats, dict) else {}
         detail = ", ".join(f"{k} {v}" for k, v in counts.items())
-        print(f"[{stage}] done in {time.monotonic() - start:.1f}s{': ' + detail if detail else ''}")
+        print(f"[{stage}] done in {time.monotonic() - start:.1f}s{': ' + detail if detail else ''}", flush=True)
     if config.report:
         from pipelines.report.report import write_report
 
