@@ -184,3 +184,15 @@ def fingerprint(data: Any) -> str:
 
 
 _ = typing  # re-exported helpers rely on typing at runtime through get_type_hints
+
+
+def replace_section(config: T, section: str, **changes: Any) -> T:
+    """`config` with `section` updated (e.g. from command-line flags), the section validated again."""
+    updated = dataclasses.replace(getattr(config, section), **changes)
+    validate = getattr(updated, "validate", None)
+    if callable(validate):
+        try:
+            validate()
+        except ValueError as e:
+            raise ConfigError(f"{section}.{e}") from None
+    return dataclasses.replace(config, **{section: updated})  # type: ignore[type-var]

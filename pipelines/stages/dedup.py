@@ -55,7 +55,7 @@ from filters.dedup.verify import jaccard
 from filters.document import Rejected
 from pipelines import progress
 from pipelines.config import JobConfig
-from pipelines.configlib import ConfigError
+from pipelines.configlib import ConfigError, replace_section
 from pipelines.document import from_row, rejected_schema
 from pipelines.io.parquet import PARQUET_WRITE_OPTIONS, WriteShards
 from pipelines.runlayout import RunLayout
@@ -934,7 +934,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def overrides(args: argparse.Namespace, config: JobConfig) -> JobConfig:
     if not args.against:
         return config
-    return replace(config, dedup=replace(config.dedup, against=args.against))
+    return replace_section(config, "dedup", against=args.against)
 
 
 def main(args: argparse.Namespace, config: JobConfig, beam_args: list[str]) -> int:

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.config import JobConfig
+from pipelines.configlib import replace_section
 from pipelines.io.parquet import PARQUET_WRITE_OPTIONS
 from pipelines.runlayout import RunLayout, write_json_atomic
 from pipelines.stages.base import StageError, counter, run_beam_stage
@@ -397,16 +398,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def overrides(args: argparse.Namespace, config: JobConfig) -> JobConfig:
     if args.shard_tokens is None:
         return config
-    from dataclasses import replace
-
-    from pipelines.configlib import ConfigError
-
-    cfg = replace(config.tokenize, shard_tokens=args.shard_tokens)
-    try:
-        cfg.validate()
-    except ValueError as e:
-        raise ConfigError(f"tokenize.{e}") from None
-    return replace(config, tokenize=cfg)
+    return replace_section(config, "tokenize", shard_tokens=args.shard_tokens)
 
 
 def main(args: argparse.Namespace, config: JobConfig, beam_args: list[str]) -> int:

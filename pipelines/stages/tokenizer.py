@@ -15,7 +15,6 @@ import json
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipelines.config import JobConfig
-from pipelines.configlib import ConfigError
+from pipelines.configlib import replace_section
 from pipelines.io.parquet import WriteShards
 from pipelines.runlayout import RunLayout, write_json_atomic
 from pipelines.stages.base import StageError, counter, run_beam_stage
@@ -366,12 +365,7 @@ def overrides(args: argparse.Namespace, config: JobConfig) -> JobConfig:
         changes["sample_bytes"] = args.sample_bytes
     if not changes:
         return config
-    cfg = replace(config.tokenizer, **changes)
-    try:
-        cfg.validate()
-    except ValueError as e:
-        raise ConfigError(f"tokenizer.{e}") from None
-    return replace(config, tokenizer=cfg)
+    return replace_section(config, "tokenizer", **changes)
 
 
 def main(args: argparse.Namespace, config: JobConfig, beam_args: list[str]) -> int:

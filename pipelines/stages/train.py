@@ -18,7 +18,6 @@ import math
 import os
 import shutil
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from typing import Any
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from pipelines.config import JobConfig  # noqa: E402
+from pipelines.configlib import replace_section  # noqa: E402
 from pipelines.runlayout import RunLayout, write_json_atomic  # noqa: E402
 
 NAME = "train"
@@ -138,7 +138,7 @@ def overrides(args: argparse.Namespace, config: JobConfig) -> JobConfig:
             from pipelines.configlib import ConfigError
 
             raise ConfigError("--max-steps: must be >= 1")
-        return replace(config, train=replace(config.train, max_steps=args.max_steps))
+        return replace_section(config, "train", max_steps=args.max_steps)
     return config
 
 
