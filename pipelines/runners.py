@@ -14,8 +14,10 @@ log = logging.getLogger(__name__)
 
 
 def _direct_flags(cfg: RunnerConfig) -> list[str]:
+    # FnApiRunner is the engine Beam's DirectRunner picks for batch pipelines; naming it directly
+    # skips DirectRunner's first try, the PrismRunner, which downloads a binary at run time.
     return [
-        "--runner=DirectRunner",
+        "--runner=FnApiRunner",
         f"--direct_num_workers={cfg.resolved_workers()}",
         f"--direct_running_mode={cfg.resolved_mode()}",
     ]
