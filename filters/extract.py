@@ -282,6 +282,22 @@ def _length_class(length: int, link_density: float, length_low: int, length_high
     return NEAR_GOOD
 
 
+
+def _neighbours(cls: list[str], order: range) -> tuple[list[str], list[str]]:
+    """For each block, walking `order`: the class of the nearest block before it that is not short
+    (loose), and the nearest that is neither short nor near-good (strict); the edge counts as bad."""
+    n = len(cls)
+    strict_of, loose_of = [BAD] * n, [BAD] * n
+    strict = loose = BAD
+    for i in order:
+        strict_of[i], loose_of[i] = strict, loose
+        c = cls[i]
+        if c != SHORT:
+            loose = c
+            if c != NEAR_GOOD:
+                strict = c
+    return strict_of, loose_of
+
 def classify_blocks(
     blocks: list[Block],
     length_low: int = LENGTH_LOW,
@@ -313,24 +329,8 @@ def classify_blocks(
 
     # Nearest good-or-bad class before / after each block, and nearest good, bad or near-good: short and
     # near-good blocks between them are transparent. The document's edges count as bad.
-    prev_strict, prev_loose = [BAD] * n, [BAD] * n
-    strict = loose = BAD
-    for i in range(n):
-        prev_strict[i], prev_loose[i] = strict, loose
-        c = cls[i]
-        if c != SHORT:
-            loose = c
-            if c != NEAR_GOOD:
-                strict = c
-    next_strict, next_loose = [BAD] * n, [BAD] * n
-    strict = loose = BAD
-    for i in range(n - 1, -1, -1):
-        next_strict[i], next_loose[i] = strict, loose
-        c = cls[i]
-        if c != SHORT:
-            loose = c
-            if c != NEAR_GOOD:
-                strict = c
+    prev_strict, prev_loose = _neighbours(cls, range(n))
+    next_strict, next_loose = _neighbours(cls, range(n - 1, -1, -1))
 
     keep = [c == GOOD for c in cls]
     for i, c in enumerate(cls):

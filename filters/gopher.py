@@ -188,23 +188,15 @@ def gopher_repetition(stats: TextStats, cfg: GopherRepetitionConfig, signals: di
     if not stats.lines:
         return Drop(f"{REPETITION}:empty")
 
-    paragraphs = stats.paragraphs
-    para_dups, para_dup_chars = duplicates(paragraphs)
-    signals["rep_dup_para_frac"] = v = _ratio(para_dups, len(paragraphs))
-    if cfg.dup_para_frac is not None and v > cfg.dup_para_frac:
-        return Drop(f"{REPETITION}:dup_para_frac", v, cfg.dup_para_frac)
-    signals["rep_dup_para_char_frac"] = v = _ratio(para_dup_chars, n_chars)
-    if cfg.dup_para_char_frac is not None and v > cfg.dup_para_char_frac:
-        return Drop(f"{REPETITION}:dup_para_char_frac", v, cfg.dup_para_char_frac)
-
-    lines = stats.lines
-    line_dups, line_dup_chars = duplicates(lines)
-    signals["rep_dup_line_frac"] = v = _ratio(line_dups, len(lines))
-    if cfg.dup_line_frac is not None and v > cfg.dup_line_frac:
-        return Drop(f"{REPETITION}:dup_line_frac", v, cfg.dup_line_frac)
-    signals["rep_dup_line_char_frac"] = v = _ratio(line_dup_chars, n_chars)
-    if cfg.dup_line_char_frac is not None and v > cfg.dup_line_char_frac:
-        return Drop(f"{REPETITION}:dup_line_char_frac", v, cfg.dup_line_char_frac)
+    # Paragraphs first, then lines: for each, the fraction of duplicates and of characters in them.
+    for unit, pieces in (("para", stats.paragraphs), ("line", stats.lines)):
+        dups, dup_chars = duplicates(pieces)
+        for check, v in ((f"dup_{unit}_frac", _ratio(dups, len(pieces))),
+                         (f"dup_{unit}_char_frac", _ratio(dup_chars, n_chars))):
+            signals[f"rep_{check}"] = v
+            limit = getattr(cfg, check)
+            if limit is not None and v > limit:
+                return Drop(f"{REPETITION}:{check}", v, limit)
 
     tok = _Tokens(stats.tokens)
     for n in TOP_NGRAMS:
