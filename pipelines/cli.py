@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tokenize": ("pipelines.stages.tokenize", "encode documents into Parquet token shards"),
     "train": ("pipelines.stages.train", "pretrain a causal LM on the token shards"),
     "generate": ("pipelines.stages.generate", "sample text from the last checkpoint"),
+    "export": ("pipelines.stages.export", "write the trained model and tokenizer as a Hugging Face folder"),
     "report": ("pipelines.report.command", "write RUN/report/index.html and the dataset card"),
 }
 
