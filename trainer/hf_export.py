@@ -219,13 +219,13 @@ def llama_config(cfg: ModelConfig, vocab_size: int, special: dict[str, int]) -> 
     }
 
 
-def generation_config(special: dict[str, int], max_length: int) -> dict[str, Any]:
-    """generation_config.json: generation stops at <eos>, pads with <pad>; greedy unless asked otherwise."""
+def generation_config(special: dict[str, int]) -> dict[str, Any]:
+    """generation_config.json: generation stops at <eos>, pads with <pad>; greedy unless asked otherwise.
+    (No max_length: transformers warns when a caller's max_new_tokens meets one.)"""
     return {
         "bos_token_id": int(special["bos_id"]),
         "eos_token_id": int(special["eos_id"]),
         "pad_token_id": int(special["pad_id"]),
-        "max_length": int(max_length),
     }
 
 
@@ -250,7 +250,7 @@ def write_model_files(
     # "format": "pt" is what transformers checks before reading the file as PyTorch weights.
     save_file(weights, str(folder / WEIGHTS_FILE), metadata={"format": "pt", **(metadata or {})})
     for name, content in ((CONFIG_FILE, llama_config(cfg, vocab_size, special)),
-                          (GENERATION_CONFIG_FILE, generation_config(special, cfg.seq_len))):
+                          (GENERATION_CONFIG_FILE, generation_config(special))):
         (folder / name).write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
     return {"rope_layout": layout, "tensors": len(weights), "params": sum(t.numel() for t in weights.values())}
 

@@ -143,9 +143,9 @@ def render_model_card(info: dict[str, Any], model_cfg: dict[str, Any], manifest:
     lines.append("")
     if manifest:
         totals = manifest.get("totals") or {}
+        described = ", described in its dataset card `shards/README.md`" if info.get("dataset_card") else ""
         lines += ["## Data", "",
-                  f"Token shards of the run (`{info['run']}/shards`, described in its dataset card "
-                  f"`shards/README.md`): {_num((totals.get('train') or {}).get('tokens'))} train tokens in "
+                  f"Token shards of the run (`{info['run']}/shards`{described}): {_num((totals.get('train') or {}).get('tokens'))} train tokens in "
                   f"{_num((totals.get('train') or {}).get('rows'))} documents, "
                   f"{_num((totals.get('val') or {}).get('tokens'))} validation tokens in "
                   f"{_num((totals.get('val') or {}).get('rows'))} documents.", ""]
@@ -163,7 +163,7 @@ def render_model_card(info: dict[str, Any], model_cfg: dict[str, Any], manifest:
             lines += [f"Mixture weights: {weights}.", ""]
         elif mixture:
             lines += ["Mixture: every source at its natural share.", ""]
-    lines += ["## Use", "", "```python",
+    lines += ["## Use", "", "With PATH this folder:", "", "```python",
               "from transformers import AutoModelForCausalLM, AutoTokenizer",
               "",
               'tok = AutoTokenizer.from_pretrained("PATH")',
@@ -254,6 +254,7 @@ def export_run(run: str | Path, out: str | Path | None = None, step: int | None 
             "ffn_hidden": model_cfg.hidden,
             "rope_layout": written["rope_layout"],
             "losses": losses_at(train_dir / "metrics.jsonl", at),
+            "dataset_card": (run / "shards" / "README.md").is_file(),
             "tokenizer_check": {k: tokenizer_check[k] for k in ("texts", "tokens", "mismatches")},
             "files": sorted([*files, "config.json", "generation_config.json", "model.safetensors", CARD_FILE,
                              INFO_FILE]),
