@@ -271,7 +271,7 @@ def test_step_picks_a_checkpoint_and_the_card_names_run_data_and_losses(trained:
         card_path.unlink()
     assert "language:\n- en\n- fr" in (out / "README.md").read_text()
     assert "described in its dataset card" in (out / "README.md").read_text()
-    assert main(["export", "--run", str(trained), "--out", str(out), "--step", "4"]) == 0
+    assert main(["export", "--run", str(trained), "--out", str(out), "--step", "4"]) == 0  # replaces it
     info = json.loads((out / "curate_export.json").read_text())
     assert info["step"] == 4 and info["rope_layout"] == HALVES
     batch = _batch(trained, 64)
