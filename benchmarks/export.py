@@ -2,7 +2,7 @@
 
 1. logits: curate's model and transformers' LlamaForCausalLM on the same validation windows (float32),
    max and mean absolute difference, and how often the argmax (next-token prediction) agrees;
-2. greedy generation: 20 tokens from prompts cut from validation documents, no <eos> stop on either side;
+2. greedy generation: 20 tokens from 8-token prompts cut from the validation tokens, no <eos> stop on either side;
 3. tokenizer: AutoTokenizer against SentencePiece on the UDHR in every language of the shared corpus
    (and the bundled sample's UDHR), texts with identical ids and tokens compared.
 
@@ -80,7 +80,9 @@ def main() -> int:
                              "mean_abs_diff": float(diff.mean()), "max_abs_logit": float(a.abs().max()),
                              "argmax_agreement": float((a.argmax(-1) == b.argmax(-1)).double().mean())}
 
-        prompts = [d[: min(8, len(d) - 1)] for d in docs if len(d) > 2][: args.prompts]
+        # 8-token prompts at evenly spaced places of the validation tokens
+        stride = max(1, (len(flat) - 8) // max(1, args.prompts))
+        prompts = [flat[i * stride:i * stride + 8] for i in range(args.prompts) if i * stride + 8 <= len(flat)]
         same, tokens_same = 0, 0
         config = transformers.GenerationConfig(max_new_tokens=20, min_new_tokens=20, do_sample=False,
                                                eos_token_id=None, pad_token_id=0)

@@ -245,7 +245,7 @@ def export_run(run: str | Path, out: str | Path | None = None, step: int | None 
             "format": "curate-export/1",
             "run": str(run.resolve()),
             "run_name": run.resolve().name,
-            "checkpoint": str(ckpt_path),
+            "checkpoint": str(ckpt_path.relative_to(run)),
             "step": at,
             "tokens": int(ckpt.get("tokens", 0)),
             "tokenizer_fingerprint": run_fp,
