@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("pipelines.job", "run a whole job from one YAML file, skipping completed stages"),
     "quality": ("pipelines.stages.quality", "train the fastText quality classifier"),
     "generate": ("pipelines.stages.generate", "sample text from the last checkpoint"),
+    "export": ("pipelines.stages.export", "write the trained model and tokenizer as a Hugging Face folder"),
     "report": ("pipelines.report.command", "write RUN/report/index.html and the dataset card"),
 }
 
