@@ -26,9 +26,15 @@ from typing import Any
 import yaml
 
 from pipelines.config import JobConfig
+from pipelines.stages import get_stage
+from tokenizer.card import CARD_FILE as TOKENIZER_CARD
+from tokenizer.train import MODEL_FILE
+from trainer.data import MANIFEST
 
-HELP = "write the trained model and tokenizer as a Hugging Face folder"
 DEFAULT_OUT = "export"
+TRAIN = get_stage("train").folder
+TOKENIZER = get_stage("tokenizer").folder
+SHARDS = get_stage("tokenize").folder
 INFO_FILE = "curate_export.json"
 CARD_FILE = "README.md"
 
@@ -205,16 +211,17 @@ def export_run(run: str | Path, out: str | Path | None = None, step: int | None 
 
     run = Path(run)
     out = Path(out) if out is not None else run / DEFAULT_OUT
-    train_dir = run / "train"
+    train_dir = run / TRAIN
     at, ckpt_path = pick_checkpoint(train_dir, step)
-    model_file = run / "tokenizer" / "tokenizer.model"
+    model_file = run / TOKENIZER / MODEL_FILE
     if not model_file.is_file():
         raise ExportRefused(f"{model_file}: no tokenizer model (run `curate tokenizer` first)")
     model_bytes = model_file.read_bytes()
     run_fp = fingerprint(model_bytes)
-    card = _read_json(run / "tokenizer" / "tokenizer_card.json") or {}
+    card_path = run / TOKENIZER / TOKENIZER_CARD
+    card = _read_json(card_path) or {}
     if card.get("fingerprint") and card["fingerprint"] != run_fp:
-        raise ExportRefused(f"{run / 'tokenizer' / 'tokenizer_card.json'} has fingerprint {card['fingerprint']}, "
+        raise ExportRefused(f"{card_path} has fingerprint {card['fingerprint']}, "
                             f"but {model_file} has {run_fp}")
     ckpt = load_checkpoint(ckpt_path)
     ckpt_fp = ckpt["meta"]["fingerprint"]
@@ -239,7 +246,7 @@ def export_run(run: str | Path, out: str | Path | None = None, step: int | None 
         files = write_tokenizer_files(tmp, model_bytes, tok_section, model_max_length=model_cfg.seq_len)
         # the exported tokenizer.json encodes like SentencePiece (edge cases and every piece of the vocabulary)
         tokenizer_check = check_export(sp, to_hf_tokenizer(model_bytes), [])
-        manifest = _read_json(run / "shards" / "manifest.json")
+        manifest = _read_json(run / SHARDS / MANIFEST)
         summary = _read_json(train_dir / "_SUCCESS")
         info = {
             "format": "curate-export/1",
@@ -254,7 +261,7 @@ def export_run(run: str | Path, out: str | Path | None = None, step: int | None 
             "ffn_hidden": model_cfg.hidden,
             "rope_layout": written["rope_layout"],
             "losses": losses_at(train_dir / "metrics.jsonl", at),
-            "dataset_card": (run / "shards" / "README.md").is_file(),
+            "dataset_card": (run / SHARDS / "README.md").is_file(),
             "tokenizer_check": {k: tokenizer_check[k] for k in ("texts", "tokens", "mismatches")},
             "files": sorted([*files, "config.json", "generation_config.json", "model.safetensors", CARD_FILE,
                              INFO_FILE]),
@@ -262,7 +269,7 @@ def export_run(run: str | Path, out: str | Path | None = None, step: int | None 
         if summary is not None and summary.get("step") != at:
             summary = {k: summary[k] for k in ("max_steps", "unigram_entropy") if k in summary}
         card_text = render_model_card(info, model_cfg_dict, manifest, summary,
-                                      dataset_card_meta(run / "shards"))
+                                      dataset_card_meta(run / SHARDS))
         (tmp / CARD_FILE).write_text(card_text, encoding="utf-8")
         (tmp / INFO_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
         _commit(tmp, out)
