@@ -186,7 +186,6 @@ def filesystem(url: str):
             fs = fsspec.filesystem(
                 "s3",
                 endpoint_url=endpoint,
-                retries=1,  # one retry policy: ours
                 default_block_size=cfg.block_size,
                 skip_instance_cache=True,
                 use_listings_cache=False,  # another writer may add files between two listings
@@ -196,6 +195,7 @@ def filesystem(url: str):
                     "read_timeout": cfg.timeout_s,
                 },
             )
+            fs.retries = 1  # one retry policy: ours (s3fs would otherwise retry 5 times inside each call)
         elif proto in ("http", "https"):
             import aiohttp
 
@@ -206,7 +206,10 @@ def filesystem(url: str):
                                                                 sock_read=cfg.timeout_s)},
             )
         elif proto == "gs":
-            fs = fsspec.filesystem("gs", retries=1, skip_instance_cache=True)
+            try:
+                fs = fsspec.filesystem("gs", skip_instance_cache=True)
+            except ImportError as e:
+                raise StorageError(url, ImportError("gs:// needs gcsfs: pip install 'curate[gcs]'")) from e
         else:
             fs = fsspec.filesystem(proto)
         _filesystems[key] = fs
