@@ -15,8 +15,8 @@ from filters.config import FilterConfig
 from filters.dedup.config import DedupConfig
 from pipelines import stages as registry
 from pipelines import storage
-from pipelines.storage import StorageConfig
 from pipelines.configlib import ConfigError, apply_overrides, load_dataclass, read_yaml, to_dict
+from pipelines.storage import StorageConfig
 from tokenizer.config import TokenizeConfig, TokenizerConfig
 from trainer.config import TrainConfig
 

@@ -19,6 +19,7 @@ module never puts them into a URL, a message or a file.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import glob as _glob
 import io
@@ -357,10 +358,8 @@ class _RetryingReader(io.RawIOBase):
     def _reset(self) -> None:
         f, self._f = self._f, None
         if f is not None:
-            try:
+            with contextlib.suppress(Exception):  # a broken connection may fail to close
                 f.close()
-            except Exception:  # noqa: BLE001 (a broken connection may fail to close)
-                pass
 
     def readinto(self, buffer) -> int:
         attempt = 0

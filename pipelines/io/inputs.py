@@ -51,10 +51,7 @@ def list_input_files(specs: list[InputSpec]) -> list[InputFile]:
     files: list[InputFile] = []
     seen: set[str] = set()
     for spec in specs:
-        if spec.path_list:
-            listed = _listed_files(spec)
-        else:
-            listed = _matched_files(spec.path)
+        listed = _listed_files(spec) if spec.path_list else _matched_files(spec.path)
         for path, relname, fetch, size in listed:
             if path in seen:
                 continue

@@ -9,6 +9,7 @@ every request signed with a given access key.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import shutil
@@ -140,10 +141,8 @@ class FaultProxy:
                     self.wfile.write(data[: len(data) // 2])
                     self.wfile.flush()
                     self.close_connection = True
-                    try:
+                    with contextlib.suppress(OSError):
                         self.connection.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
                     return
                 self.wfile.write(data)
 

@@ -16,7 +16,6 @@ import pytest
 from pipelines.cli import main as curate
 from tests.pipelines.io.warcfixtures import html_page, write_warc
 from tests.pipelines.s3server import upload_tree
-from tests.pipelines.test_storage import moto, s3  # noqa: F401 (fixtures)
 
 SECRET = "never-write-this-secret-0123456789"
 
@@ -190,3 +189,22 @@ def test_missing_bucket_and_denied_credential_fail_fast_naming_the_url(s3, tmp_p
     assert not run.exists()
     assert curate(["ingest", "--run", str(run), "--input", "https://u:p@example.org/a.warc.gz"]) == 2
     assert "credentials in a URL" in capsys.readouterr().err
+
+
+def test_truncated_remote_gzip_is_truncated_file_as_locally(s3, crawl, tmp_path):
+    client, bucket, proxy = s3
+    root, names = crawl
+    whole = (root / names[0]).read_bytes()
+    cut = tmp_path / "local" / "cut.warc.gz"
+    cut.parent.mkdir()
+    cut.write_bytes(whole[: len(whole) * 2 // 3])
+    client.upload_file(str(cut), bucket, "cut/cut.warc.gz")
+    results = {}
+    for label, path in [("local", str(cut)), ("s3", f"s3://{bucket}/cut/cut.warc.gz")]:
+        run = tmp_path / label
+        assert curate(["ingest", "--run", str(run), "--workers", "1", "--input", f"web={path}"]) == 0
+        results[label] = ([r["id"] for r in _rows(run)],
+                          [(r["id"], r["reason"], r["location"]) for r in _rows(run, "rejected/ingest")])
+    assert results["s3"] == results["local"]
+    assert [reason for _, reason, _ in results["local"][1]] == ["truncated_file"]
+    assert len(results["local"][0]) >= 1
