@@ -208,3 +208,20 @@ def test_truncated_remote_gzip_is_truncated_file_as_locally(s3, crawl, tmp_path)
     assert results["s3"] == results["local"]
     assert [reason for _, reason, _ in results["local"][1]] == ["truncated_file"]
     assert len(results["local"][0]) >= 1
+
+
+def test_curate_run_job_file_with_a_path_list_in_the_bucket(s3, crawl, tmp_path):
+    client, bucket, proxy = s3
+    root, names = crawl
+    upload_tree(client, bucket, "cc", root)
+    client.upload_file(str(_paths_list(tmp_path / "warc.paths.gz", names)), bucket, "lists/warc.paths.gz")
+    job = tmp_path / "job.yaml"
+    job.write_text(
+        f"inputs:\n  - {{path_list: s3://{bucket}/lists/warc.paths.gz, base: s3://{bucket}/cc/, name: web}}\n"
+        "stages: [ingest]\nreport: false\nrunner: {workers: 1}\nstorage: {max_retries: 3}\n"
+    )
+    run = tmp_path / "run"
+    assert curate(["run", str(job), "--run", str(run)]) == 0
+    assert [r["source"] for r in _rows(run)] and {r["source"] for r in _rows(run)} == set(names)
+    success = json.loads((run / "ingest" / "_SUCCESS").read_text())
+    assert success["config"]["inputs"][0]["path_list"] == f"s3://{bucket}/lists/warc.paths.gz"
