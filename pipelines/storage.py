@@ -323,9 +323,9 @@ class _RetryingReader(io.RawIOBase):
             f = fs.open(_strip(self.url), "rb", block_size=self.cfg.block_size, cache_type="readahead")
             self._size = f.size
         if self._pos:
-            if f.seekable():
-                f.seek(self._pos)
-            else:  # resume a plain stream by skipping what was already read
+            if scheme(self.url) not in ("http", "https"):
+                f.seek(self._pos)  # the next ranged GET starts there
+            else:  # resume a plain stream by skipping what was already read (any server can do that)
                 left = self._pos
                 while left:
                     chunk = f.read(min(left, 1 << 20))
@@ -490,7 +490,11 @@ def _check_bucket(url: str) -> None:
     root = _unstrip(url, bucket)
 
     def probe():
-        # ls of the bucket root: NoSuchBucket -> FileNotFoundError, AccessDenied -> PermissionError
+        # One key under the pattern's folder: NoSuchBucket -> FileNotFoundError, AccessDenied ->
+        # PermissionError (s3fs translates both), whatever the bucket's size.
+        if scheme(url) in ("s3", "s3a"):
+            prefix = _strip(glob_base(url)).split("/", 1)[1] if "/" in _strip(glob_base(url)) else ""
+            return fs.call_s3("list_objects_v2", Bucket=bucket, Prefix=prefix, MaxKeys=1)
         return fs.ls(bucket, detail=False, refresh=True)
 
     try:

@@ -225,3 +225,21 @@ def test_curate_run_job_file_with_a_path_list_in_the_bucket(s3, crawl, tmp_path)
     assert [r["source"] for r in _rows(run)] and {r["source"] for r in _rows(run)} == set(names)
     success = json.loads((run / "ingest" / "_SUCCESS").read_text())
     assert success["config"]["inputs"][0]["path_list"] == f"s3://{bucket}/lists/warc.paths.gz"
+
+
+def test_http_stream_resumes_after_a_dropped_connection(crawl, http_root, tmp_path):
+    from tests.pipelines.s3server import FaultProxy
+
+    root, names = crawl
+    www, http_url = http_root
+    (www / "one.warc.gz").write_bytes((root / names[0]).read_bytes())
+    proxy = FaultProxy(int(http_url.rsplit(":", 1)[1]))
+    try:
+        proxy.faults.cut["/one.warc.gz"] = 1
+        proxy.faults.slowdown["/one.warc.gz"] = 1
+        assert curate(["ingest", "--run", str(tmp_path / "a"), "--workers", "1",
+                       "--set", "storage.backoff_initial_s=0.01", "--input", f"web={proxy.url}/one.warc.gz"]) == 0
+        assert len(_rows(tmp_path / "a")) == 2 and not _rows(tmp_path / "a", "rejected/ingest")
+        assert proxy.faults.cut["/one.warc.gz"] == 0 and proxy.faults.slowdown["/one.warc.gz"] == 0
+    finally:
+        proxy.stop()
