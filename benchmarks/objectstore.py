@@ -38,12 +38,21 @@ def _children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def ingest(input_glob: str, run: Path, workers: int, env: dict[str, str]) -> tuple[float, float]:
+def _process_cpu(pid: int) -> float:
+    """CPU seconds of another process (Linux /proc): the S3 server's."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def ingest(input_glob: str, run: Path, workers: int, env: dict[str, str], server_pid: int) -> tuple[float, float, float]:
     shutil.rmtree(run, ignore_errors=True)
-    cpu0, t0 = _children_cpu(), time.perf_counter()
+    cpu0, srv0, t0 = _children_cpu(), _process_cpu(server_pid), time.perf_counter()
     subprocess.run([CURATE, "ingest", "--run", str(run), "--workers", str(workers), "--input",
                     f"web={input_glob}"], check=True, env=env, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - t0, _children_cpu() - cpu0
+    return time.perf_counter() - t0, _children_cpu() - cpu0, _process_cpu(server_pid) - srv0
 
 
 def documents(run: Path) -> list[tuple[str, str]]:
@@ -77,11 +86,15 @@ def main() -> int:
                "AWS_SECRET_ACCESS_KEY": "testing-secret", "AWS_DEFAULT_REGION": "us-east-1"}
         variants = {"local": f"{args.input_dir}/*.warc.gz", "s3": "s3://bench/web/*.warc.gz"}
         times: dict[str, list[tuple[float, float]]] = {k: [] for k in variants}
+        server_cpu: list[float] = []
         for i in range(args.repeat):
             for name, pattern in variants.items():
-                wall, cpu = ingest(pattern, tmp / name, args.workers, env)
+                wall, cpu, srv = ingest(pattern, tmp / name, args.workers, env, server.proc.pid)
                 times[name].append((wall, cpu))
-                print(f"  run {i + 1} {name:5s} wall {wall:6.2f}s cpu {cpu:6.2f}s", flush=True)
+                if name == "s3":
+                    server_cpu.append(srv)
+                print(f"  run {i + 1} {name:5s} wall {wall:6.2f}s cpu {cpu:6.2f}s (S3 server cpu {srv:5.2f}s)",
+                      flush=True)
         same = documents(tmp / "local") == documents(tmp / "s3")
         size = sum(f.stat().st_size for f in files)
         print(f"\n{len(files)} WARC files, {size / 1e6:.1f} MB compressed, {len(documents(tmp / 'local'))} documents; "
@@ -91,6 +104,7 @@ def main() -> int:
             print(f"{k:6s} wall {w:6.2f}s  cpu {c:6.2f}s")
         print(f"ratio s3/local: wall {med['s3'][0] / med['local'][0]:.2f}x (target <= 1.2x), "
               f"cpu {med['s3'][1] / med['local'][1]:.2f}x")
+        print(f"S3 server (moto) cpu per s3 run, median: {statistics.median(server_cpu):.2f}s (not in the ratios)")
         print(f"documents identical (ids, texts): {same}")
         return 0 if same else 1
     finally:
