@@ -153,8 +153,8 @@ def test_https_style_single_file_has_the_local_ids(crawl, http_root, tmp_path):
     assert ids(tmp_path / "a") == ids(tmp_path / "b") and len(ids(tmp_path / "a")) == 2
 
 
-def test_faults_are_retried_and_a_missing_object_is_rejected_with_its_url(s3, crawl, tmp_path):
-    client, bucket, proxy = s3
+def test_faults_are_retried_and_a_missing_object_is_rejected_with_its_url(secret_env, crawl, tmp_path, capsys):
+    client, bucket, proxy = secret_env
     root, names = crawl
     upload_tree(client, bucket, "cc", root)
     proxy.faults.slowdown[names[0]] = 2  # 503 SlowDown twice, then fine
@@ -172,6 +172,8 @@ def test_faults_are_retried_and_a_missing_object_is_rejected_with_its_url(s3, cr
     assert "NoSuchKey" in rejected[0]["snippet"] or "FileNotFound" in rejected[0]["snippet"]
     statuses = [s for _, p, s in proxy.faults.seen]
     assert statuses.count(503) == 2
+    out = capsys.readouterr()
+    assert SECRET not in json.dumps(rejected) + _run_text(run) + out.out + out.err
 
 
 def test_missing_bucket_and_denied_credential_fail_fast_naming_the_url(s3, tmp_path, capsys, monkeypatch):
