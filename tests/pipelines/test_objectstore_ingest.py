@@ -245,3 +245,16 @@ def test_http_stream_resumes_after_a_dropped_connection(crawl, http_root, tmp_pa
         assert proxy.faults.cut["/one.warc.gz"] == 0 and proxy.faults.slowdown["/one.warc.gz"] == 0
     finally:
         proxy.stop()
+
+
+def test_relative_path_list_and_mirror_in_a_job_file(crawl, tmp_path, monkeypatch):
+    root, names = crawl
+    _paths_list(root.parent / "warc.paths.gz", names)
+    job = root.parent / "job.yaml"
+    job.write_text("inputs:\n  - {path_list: warc.paths.gz, base: mirror/, name: web}\n"
+                   "stages: [ingest]\nreport: false\nrunner: {workers: 1}\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert curate(["run", str(job), "--run", str(tmp_path / "run")]) == 0
+    assert [r["source"] for r in _rows(tmp_path / "run")] and {r["source"] for r in _rows(tmp_path / "run")} == set(names)
