@@ -39,11 +39,58 @@ def part_name(shard: int, prefix: str = "part") -> str:
     return f"{prefix}-{shard:05d}.parquet"
 
 
-def write_table(rows: list[dict[str, Any]], schema: pa.Schema, path: Path) -> None:
-    table = pa.Table.from_pylist(rows, schema=schema)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, **PARQUET_WRITE_OPTIONS)
-    tmp.replace(path)
+class AtomicParquetWriter:
+    """One Parquet file written table by table under a hidden temporary name (`.NAME.tmp`) and renamed
+    into place on success, so a reader never sees a half-written file; on an exception the temporary
+    file is removed. Every curate Parquet file goes through here (zstd, page checksums, row groups of
+    `row_group_size` rows); `options` add pyarrow writer options (e.g. `use_dictionary`).
+
+    Rows are buffered until a row group is full, so many small tables still give full row groups; one
+    table written at once gives exactly the file `pq.write_table` would.
+    """
+
+    def __init__(self, path: str | Path, schema: pa.Schema, **options: Any):
+        opts = {**PARQUET_WRITE_OPTIONS, **options}
+        self.row_group_size: int = opts.pop("row_group_size")
+        self.options = opts
+        self.path, self.schema = Path(path), schema
+        self.tmp = self.path.with_name(f".{self.path.name}.tmp")
+        self.pending: list[pa.Table] = []
+        self.rows = 0
+
+    def __enter__(self) -> AtomicParquetWriter:
+        self.writer = pq.ParquetWriter(self.tmp, self.schema, **self.options)
+        return self
+
+    def write(self, table: pa.Table) -> None:
+        self.pending.append(table)
+        self.rows += table.num_rows
+        if self.rows >= self.row_group_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.pending:
+            table = self.pending[0] if len(self.pending) == 1 else pa.concat_tables(self.pending)
+            self.writer.write_table(table, row_group_size=self.row_group_size)
+        self.pending, self.rows = [], 0
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self._flush()
+        finally:
+            self.writer.close()
+            if exc_type is None:
+                self.tmp.replace(self.path)
+            else:
+                self.tmp.unlink(missing_ok=True)
+
+
+def write_table(rows: pa.Table | list[dict[str, Any]], schema: pa.Schema, path: Path, **options: Any) -> None:
+    """Rows (dicts matching `schema`, or a table of that schema) -> one Parquet file, atomically."""
+    table = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows, schema=schema)
+    with AtomicParquetWriter(path, schema, **options) as w:
+        w.write(table)
 
 
 class _WriteShard(beam.DoFn):

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from pipelines.config import JobConfig
 from pipelines.configlib import replace_section
-from pipelines.io.parquet import PARQUET_WRITE_OPTIONS
+from pipelines.io.parquet import write_table
 from pipelines.runlayout import RunLayout, write_json_atomic
 from pipelines.stages.base import StageError, counter, run_beam_stage
 from pipelines.stages.tokenizer import datasets_of, read_batches
@@ -93,11 +93,9 @@ def token_table(rows: list[tuple[str, str, np.ndarray]], schema: pa.Schema) -> p
 
 
 def write_shard(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    # zstd + page checksums as every curate file; dictionary encoding only for the string columns
-    # (token ids are near-uniform over the vocabulary: a dictionary only slows decoding down).
-    pq.write_table(table, tmp, **{**PARQUET_WRITE_OPTIONS, "use_dictionary": ["id", "source"]})
-    tmp.replace(path)
+    # dictionary encoding only for the string columns (token ids are near-uniform over the vocabulary:
+    # a dictionary only slows decoding down)
+    write_table(table, table.schema, path, use_dictionary=["id", "source"])
 
 
 # ---- pipeline --------------------------------------------------------------------------------------
