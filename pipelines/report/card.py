@@ -11,8 +11,8 @@ from typing import Any
 
 import yaml
 
-from pipelines.report.plots import fmt_bytes, fmt_int, fmt_pct
-from pipelines.report.report import DOC_STAGES, Missing, ReportData, StageScan, mixture_rows
+from pipelines.report.data import DOC_STAGES, Missing, ReportData, StageScan, mixture_rows
+from pipelines.report.formatting import fmt_bytes, fmt_int, fmt_pct
 
 #: Hugging Face's size buckets (by number of rows), as in its dataset-card metadata.
 SIZE_CATEGORIES = [

@@ -27,8 +27,8 @@ from pipelines.cli import main as curate
 from pipelines.document import document_schema, rejected_schema
 from pipelines.io.parquet import PARQUET_WRITE_OPTIONS
 from pipelines.report import write_report
-from pipelines.report.plots import render_page
-from pipelines.report.report import gather
+from pipelines.report.page import render_page
+from pipelines.report.data import gather
 from pipelines.runlayout import RunLayout, write_json_atomic
 from tests.pipelines.io.warcfixtures import html_page, write_warc
 
