@@ -45,8 +45,9 @@ class AtomicParquetWriter:
     file is removed. Every curate Parquet file goes through here (zstd, page checksums, row groups of
     `row_group_size` rows); `options` add pyarrow writer options (e.g. `use_dictionary`).
 
-    Rows are buffered until a row group is full, so many small tables still give full row groups; one
-    table written at once gives exactly the file `pq.write_table` would.
+    Tables are buffered until at least `row_group_size` rows are pending, then written as row groups of
+    that size (the rest in a smaller one): batches that divide the row group size give full row groups,
+    and one table written at once gives exactly the file `pq.write_table` would.
     """
 
     def __init__(self, path: str | Path, schema: pa.Schema, **options: Any):
@@ -75,12 +76,16 @@ class AtomicParquetWriter:
         self.pending, self.rows = [], 0
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        ok = exc_type is None
         try:
-            if exc_type is None:
+            if ok:
                 self._flush()
+        except BaseException:
+            ok = False  # the last row group failed: the file is not complete
+            raise
         finally:
             self.writer.close()
-            if exc_type is None:
+            if ok:
                 self.tmp.replace(self.path)
             else:
                 self.tmp.unlink(missing_ok=True)
