@@ -10,6 +10,7 @@ training log cut by a crash) can be asserted.
 
 from __future__ import annotations
 
+import ast
 import base64
 import hashlib
 import json
@@ -25,6 +26,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+import pipelines.report as report_package
 from pipelines.cli import main as curate
 from pipelines.document import document_schema, rejected_schema
 from pipelines.io.parquet import write_table
@@ -433,3 +435,21 @@ def test_chromium_loads_the_page_with_every_image(full_run, tmp_path):
     m = re.search(r'data-images="(\d+)/(\d+)"', dom)
     assert m, f"page did not load in Chromium: {dom[:500]!r}"
     assert (int(m.group(1)), int(m.group(2))) == (n_images, n_images) and n_images >= 9
+
+
+#: What each report module may import from the package: data at the bottom, the command at the top.
+REPORT_IMPORTS = {
+    "data": set(), "formatting": set(), "html": {"data"}, "figures": {"formatting", "html"},
+    "page": {"data", "formatting", "html", "figures"}, "card": {"data", "formatting"},
+    "command": {"data", "page", "card"}, "__init__": {"command"},
+}
+
+
+def test_report_modules_import_one_way():
+    folder = Path(report_package.__file__).parent
+    assert {p.stem for p in folder.glob("*.py")} == set(REPORT_IMPORTS)
+    for name, allowed in REPORT_IMPORTS.items():
+        tree = ast.parse((folder / f"{name}.py").read_text())
+        imported = {n.module.rsplit(".", 1)[1] for n in ast.walk(tree)  # function-level imports too
+                    if isinstance(n, ast.ImportFrom) and (n.module or "").startswith("pipelines.report.")}
+        assert imported <= allowed, (name, imported - allowed)
