@@ -99,25 +99,32 @@ def write_table(rows: pa.Table | list[dict[str, Any]], schema: pa.Schema, path: 
 
 
 class _WriteShard(beam.DoFn):
-    def __init__(self, out_dir: str, schema: pa.Schema, prefix: str, sort_key: str):
+    def __init__(self, out_dir: str, schema: pa.Schema, prefix: str, order: tuple[str, ...]):
         self.out_dir = out_dir
         self.schema = schema
         self.prefix = prefix
-        self.sort_key = sort_key
+        self.order = order
 
     def process(self, element: tuple[int, Any]) -> Iterator[tuple[str, int]]:
         shard, rows = element
-        rows = sorted(rows, key=lambda r: r[self.sort_key])
+        order = self.order
+        rows = sorted(rows, key=lambda r: tuple(r[c] for c in order))
         path = Path(self.out_dir) / part_name(shard, self.prefix)
         write_table(rows, self.schema, path)
         yield path.name, len(rows)
 
 
 class WriteShards(beam.PTransform):
-    """Rows (dicts matching `schema`) -> `out_dir/part-NNNNN.parquet`; emits (file name, row count)."""
+    """Rows (dicts matching `schema`) -> `out_dir/part-NNNNN.parquet`; emits (file name, row count).
+
+    A row's shard is a stable hash of its `key` column; rows are sorted inside a shard by the `order`
+    columns (default: the key). The order must be unique per row, or rows that tie keep the order in
+    which the runner delivered them and the file is no longer byte-identical from run to run.
+    """
 
     def __init__(
-        self, out_dir: str | Path, schema: pa.Schema, num_shards: int, prefix: str = "part", key: str = "id"
+        self, out_dir: str | Path, schema: pa.Schema, num_shards: int, prefix: str = "part", key: str = "id",
+        order: tuple[str, ...] | None = None,
     ):
         super().__init__()
         if num_shards < 1:
@@ -127,6 +134,7 @@ class WriteShards(beam.PTransform):
         self.num_shards = num_shards
         self.prefix = prefix
         self.key = key
+        self.order = tuple(order) if order else (key,)
 
     def expand(self, rows):
         n, key = self.num_shards, self.key
@@ -134,7 +142,7 @@ class WriteShards(beam.PTransform):
             rows
             | "KeyByShard" >> beam.Map(lambda r: (shard_of(r[key], n), r))
             | "GroupShards" >> beam.GroupByKey()
-            | "WriteShard" >> beam.ParDo(_WriteShard(self.out_dir, self.schema, self.prefix, key))
+            | "WriteShard" >> beam.ParDo(_WriteShard(self.out_dir, self.schema, self.prefix, self.order))
         )
 
 

@@ -33,7 +33,7 @@ SIGNATURE_SCHEMA = pa.schema(
 )
 EDGE_SCHEMA = pa.schema(
     [
-        pa.field("edge", pa.string(), nullable=False),  # "id_a|id_b", the sort key
+        pa.field("edge", pa.string(), nullable=False),  # "id_a|id_b"; rows are sorted by (edge, kind)
         pa.field("id_a", pa.string(), nullable=False),
         pa.field("id_b", pa.string(), nullable=False),
         pa.field("kind", pa.string(), nullable=False),  # exact / url / near

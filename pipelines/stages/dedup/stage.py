@@ -122,7 +122,8 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
         _ = (
             edges
             | "EdgeRows" >> beam.Map(edge_row)
-            | "WriteEdges" >> WriteShards(out / EDGES, EDGE_SCHEMA, 1, key="edge")
+            # a pair can be linked both as exact and as URL duplicates: (edge, kind) is unique
+            | "WriteEdges" >> WriteShards(out / EDGES, EDGE_SCHEMA, 1, key="edge", order=("edge", "kind"))
         )
 
     def extra(out: Path) -> dict[str, Any]:

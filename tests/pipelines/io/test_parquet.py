@@ -1,13 +1,15 @@
 """The project's one atomic Parquet writer: same bytes as pyarrow's `write_table` with the project's
-options, full row groups from many small tables, nothing left behind on failure, options per caller."""
+options, full row groups from many small tables, nothing left behind on failure, options per caller; WriteShards orders rows that tie on the shard key."""
 
 from __future__ import annotations
 
+import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
 
-from pipelines.io.parquet import PARQUET_WRITE_OPTIONS, AtomicParquetWriter, write_table
+from pipelines.io.parquet import PARQUET_WRITE_OPTIONS, AtomicParquetWriter, WriteShards, write_table
 
 SCHEMA = pa.schema([pa.field("id", pa.string(), nullable=False), pa.field("n", pa.int64())])
 
@@ -62,3 +64,18 @@ def test_options_per_caller(tmp_path):
     assert meta.num_row_groups == 4
     encodings = [set(meta.row_group(0).column(i).encodings) for i in range(2)]
     assert "RLE_DICTIONARY" in encodings[0] and "RLE_DICTIONARY" not in encodings[1]
+
+
+def test_write_shards_rows_that_tie_on_the_key_are_ordered_by_the_order_columns(tmp_path):
+    schema = pa.schema([("edge", pa.string()), ("kind", pa.string())])
+    rows = [{"edge": f"a{i % 3}|b", "kind": kind} for i in range(6) for kind in ("url", "exact")]
+    outputs = []
+    for k, given in enumerate((rows, rows[::-1])):  # the same rows, delivered in two orders
+        out = tmp_path / str(k)
+        out.mkdir()
+        with TestPipeline() as p:
+            _ = p | beam.Create(given) | WriteShards(out, schema, 1, key="edge", order=("edge", "kind"))
+        outputs.append((out / "part-00000.parquet").read_bytes())
+    assert outputs[0] == outputs[1]
+    got = pq.read_table(tmp_path / "0").to_pylist()
+    assert got == sorted(rows, key=lambda r: (r["edge"], r["kind"]))
