@@ -22,10 +22,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "filter": ("pipelines.stages.filter", "language, quality, repetition, URL, bad-word and PII filters"),
     "quality": ("pipelines.stages.quality", "train the fastText quality classifier"),
     "dedup": ("pipelines.stages.dedup", "exact, URL and MinHash near-duplicate removal"),
+    "decontaminate": ("pipelines.stages.decontaminate", "remove eval-set text (word 13-grams) from the documents"),
     "tokenizer": ("pipelines.stages.tokenizer", "train the SentencePiece BPE tokenizer on a sample"),
     "tokenizer-eval": ("pipelines.stages.tokenizer_eval", "bytes per token on held-out documents"),
     "tokenize": ("pipelines.stages.tokenize", "encode documents into Parquet token shards"),
     "train": ("pipelines.stages.train", "pretrain a causal LM on the token shards"),
+    "eval": ("pipelines.stages.eval", "bits per byte of the latest checkpoint on held-out eval sets"),
     "generate": ("pipelines.stages.generate", "sample text from the last checkpoint"),
     "report": ("pipelines.report.command", "write RUN/report/index.html and the dataset card"),
 }

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from filters.config import FilterConfig
+from filters.decontam import DecontamConfig
 from filters.dedup.config import DedupConfig
 from pipelines.configlib import ConfigError, apply_overrides, load_dataclass, read_yaml, to_dict
+from pipelines.evalsets import EvalSetSpec
 from tokenizer.config import TokenizeConfig, TokenizerConfig
 from trainer.config import TrainConfig
 
@@ -85,23 +87,25 @@ class RunnerConfig:
 
 
 #: Every stage `curate run` knows, in the order it runs them.
-ALL_STAGES = ("ingest", "filter", "dedup", "tokenizer", "tokenizer_eval", "tokenize", "train")
+ALL_STAGES = ("ingest", "filter", "dedup", "decontaminate", "tokenizer", "tokenizer_eval", "tokenize", "train")
 
 
 @dataclass(frozen=True)
 class JobConfig:
     inputs: list[InputSpec] = field(default_factory=list)
     # The stages `curate run` runs, a subsequence of ALL_STAGES (ingest always first).
-    stages: list[str] = field(default_factory=lambda: list(ALL_STAGES))
+    stages: list[str] = field(default_factory=lambda: [s for s in ALL_STAGES if s != "decontaminate"])
     report: bool = True  # write RUN/report/index.html and the dataset card at the end of `curate run`
     seed: int = 0
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     filter: FilterConfig = field(default_factory=FilterConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
+    decontaminate: DecontamConfig = field(default_factory=DecontamConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     tokenize: TokenizeConfig = field(default_factory=TokenizeConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    eval_sets: dict[str, EvalSetSpec] = field(default_factory=dict)  # held-out text by name (pipelines/evalsets.py)
 
     def validate(self) -> None:
         unknown = [s for s in self.stages if s not in ALL_STAGES]
@@ -112,6 +116,11 @@ class JobConfig:
             raise ValueError(f"stages: must be in the order {', '.join(ALL_STAGES)}, each once")
         if self.stages and self.stages[0] != "ingest":
             raise ValueError("stages: must start with ingest")
+        for name in [*self.train.eval_sets, *self.decontaminate.eval_sets]:
+            if name not in self.eval_sets:
+                raise ValueError(f"eval_sets: {name!r} (train / decontaminate) is not in eval_sets ({', '.join(self.eval_sets) or 'none'})")
+        if "decontaminate" in self.stages and not self.eval_sets:
+            raise ValueError("stages: decontaminate needs eval_sets")
         needs = {"tokenizer_eval": "tokenizer", "tokenize": "tokenizer", "train": "tokenize"}
         for stage, required in needs.items():
             if stage in self.stages and required not in self.stages:
