@@ -31,6 +31,7 @@ STAGE_MODULES = {
     "ingest": "pipelines.stages.ingest",
     "filter": "pipelines.stages.filter",
     "dedup": "pipelines.stages.dedup",
+    "decontaminate": "pipelines.stages.decontaminate",
     "tokenizer": "pipelines.stages.tokenizer",
     "tokenizer_eval": "pipelines.stages.tokenizer_eval",
     "tokenize": "pipelines.stages.tokenize",
@@ -43,6 +44,8 @@ def stage_section(config: JobConfig, stage: str) -> Any:
         return {"ingest": config.ingest, "inputs": config.inputs}
     if stage == "tokenizer_eval":
         return {"tokenizer_eval": config.tokenizer}
+    if stage == "decontaminate":  # the eval sets' files are part of what the stage depends on
+        return importlib.import_module(STAGE_MODULES[stage]).fingerprint_section(config)
     return getattr(config, stage)
 
 
