@@ -27,8 +27,7 @@ OTHER_ITEM = ("Parliament voted late last night to extend the fishing season by 
 
 def _corpus(n: int = 40, planted=(4, 17, 31)) -> list[dict]:
     rng = np.random.default_rng(0)
-    vocab = ("the a river town council market bridge water school music road farm winter summer people "
-             "said would could after before night morning").split()
+    vocab = ["the", "a", "river", "town", "council", "market", "bridge", "water", "school", "music", "road", "farm", "winter", "summer", "people", "said", "would", "could", "after", "before", "night", "morning"]
     docs = []
     for i in range(n):
         words = list(rng.choice(vocab, 300))
