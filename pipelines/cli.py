@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tokenize": ("pipelines.stages.tokenize", "encode documents into Parquet token shards"),
     "train": ("pipelines.stages.train", "pretrain a causal LM on the token shards"),
     "eval": ("pipelines.stages.eval", "bits per byte of the latest checkpoint on held-out eval sets"),
+    "ablate": ("pipelines.ablate", "train equal-token models on variants of a recipe, compare bits per byte"),
     "generate": ("pipelines.stages.generate", "sample text from the last checkpoint"),
     "report": ("pipelines.report.command", "write RUN/report/index.html and the dataset card"),
 }

@@ -47,15 +47,12 @@ def tokenize_eval_sets(sets: dict[str, EvalSet], model_path: Path) -> list[Any]:
 def evaluate_run(layout: RunLayout, specs: dict[str, EvalSetSpec], *, batch_size: int = 16,
                  device: str = "cpu") -> dict[str, Any]:
     """Score RUN/train's latest checkpoint on every set in `specs`; writes and returns RUN/eval/results.json."""
-    import torch
-
     from trainer.evaluate import bits_per_byte
     from trainer.generate import load_model
 
     if not specs:
         raise ConfigError("no eval set: add `eval_sets:` to the job file or pass --eval NAME=PATH")
     start = time.monotonic()
-    torch.set_grad_enabled(False)
     loaded = load_model(layout.stage_dir("train"), device)
     card = layout.root / "tokenizer" / "tokenizer_card.json"
     if card.is_file():
