@@ -161,6 +161,12 @@ def _hbars(ax, labels: list[str], values: list[float], color: str, fmt=fmt_int) 
     ax.xaxis.set_major_formatter(FuncFormatter(_si))
 
 
+def section_evaluation(data: ReportData) -> Section:
+    from pipelines.report.evaluation import section_evaluation as build
+
+    return build(data)
+
+
 # ---- sections -----------------------------------------------------------------------------------------
 
 
@@ -647,7 +653,8 @@ def section_training(data: ReportData) -> Section:
 
 
 SECTIONS = (section_stages, section_funnel, section_rejections, section_languages, section_lengths,
-            section_duplicates, section_domains, section_mixture, section_tokenizer, section_training)
+            section_duplicates, section_domains, section_mixture, section_tokenizer, section_training,
+            section_evaluation)
 
 
 # ---- the page -----------------------------------------------------------------------------------------

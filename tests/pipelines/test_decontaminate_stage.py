@@ -98,6 +98,10 @@ def test_cli_records_every_span_and_document(ingested: Path, tmp_path: Path, mod
             assert r["location"].endswith(f"chars={r['span_start']}-{r['span_end']}")
             assert "comet" not in kept[r["id"]]["text"] and kept[r["id"]]["decontam_spans"] == 1
         assert success["rejected_by_reason"] == {"contaminated:news": 3}
+        from pipelines.report.report import write_report
+
+        page = write_report(run, card=False)["report"].read_text()
+        assert "Decontamination (remove mode)" in page and "news" in page
 
 
 def test_job_runs_decontaminate_after_dedup_and_refingerprints_on_eval_change(ingested: Path, tmp_path: Path,

@@ -93,5 +93,11 @@ def test_curate_eval_and_train_eval_sets(tmp_path: Path, sample_dir: Path, capsy
     assert results["sets"]["heldout"]["bits_per_byte"] == pytest.approx(logged[-1], abs=1e-5)
     assert results["sets"]["udhr"]["items"] == 1
 
+    from pipelines.report.report import write_report
+
+    page = write_report(run, card=False)["report"].read_text()
+    assert "Decontamination and evaluation" in page and "udhr" in page
+    assert f"{results['sets']['udhr']['bits_per_byte']:.4f}" in page and "heldout bpb" in page
+
     assert main(["eval", "--run", str(run), "--eval", "bad"]) == 2
     assert main(["eval", "--run", str(run), "--eval", f"none={tmp_path}/missing*.jsonl"]) == 2
