@@ -34,16 +34,17 @@ from pipelines.runlayout import SUCCESS, RunLayout
 log = logging.getLogger(__name__)
 
 #: Stages that write documents (RUN/<stage>/part-*.parquet), in pipeline order.
-DOC_STAGES = ("ingest", "filter", "dedup")
+DOC_STAGES = ("ingest", "filter", "dedup", "decontaminate")
 #: Every stage whose `_SUCCESS` the report reads, in pipeline order: name -> folders it may commit to.
 STAGE_DIRS: dict[str, tuple[str, ...]] = {
-    "ingest": ("ingest",), "filter": ("filter",), "dedup": ("dedup",), "tokenizer": ("tokenizer",),
+    "ingest": ("ingest",), "filter": ("filter",), "dedup": ("dedup",), "decontaminate": ("decontaminate",),
+    "tokenizer": ("tokenizer",),
     "tokenizer-eval": ("tokenizer_eval", "tokenizer-eval"), "tokenize": ("shards", "tokenize"),
     "train": ("train",),
 }
 ALL_STAGES = tuple(STAGE_DIRS)
 #: Stages that drop documents (their rejection reasons are shown); the others only transform or sample.
-REJECTING_STAGES = ("ingest", "filter", "dedup", "tokenize")
+REJECTING_STAGES = ("ingest", "filter", "dedup", "decontaminate", "tokenize")
 #: Columns that may hold a document's language (the filter stage's fastText label comes first).
 LANGUAGE_COLUMNS = ("lang", "lid_lang", "language")
 #: Where the tokenize stage commits (RUN/shards).
