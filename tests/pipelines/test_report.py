@@ -440,7 +440,8 @@ def test_chromium_loads_the_page_with_every_image(full_run, tmp_path):
 #: What each report module may import from the package: data at the bottom, the command at the top.
 REPORT_IMPORTS = {
     "data": set(), "formatting": set(), "html": {"data"}, "figures": {"formatting", "html"},
-    "page": {"data", "formatting", "html", "figures"}, "card": {"data", "formatting"},
+    "evaluation": {"formatting", "html"},
+    "page": {"data", "formatting", "html", "figures", "evaluation"}, "card": {"data", "formatting"},
     "command": {"data", "page", "card"}, "__init__": {"command"},
 }
 
