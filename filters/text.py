@@ -57,7 +57,8 @@ def _combining_marks() -> str:
 _MARK = f"[{_combining_marks()}]"
 _URL = r"(?:https?://|www\.)[^\s<>\"']*[^\s<>\"'.,;:!?)\]]"
 _EMAIL = r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
-_RUN = rf"(?:\w+{_MARK}*)+"  # word characters and the combining marks inside a word
+# Word characters and the combining marks inside a word: a word character, then any of either.
+_RUN = rf"\w[\w{_MARK[1:-1]}]*"
 # Punctuation inside a chunk that does not split it: everything but spaCy's infix split points.
 _JOIN = "(?:" + "|".join([
     r"[^\w\s\-,/:<>=+*^.'’…]",  # most marks join: a;b a@b a&b
@@ -70,10 +71,13 @@ _JOIN = "(?:" + "|".join([
 ]) + ")"
 # A chunk may start with - / . @ ~ + ("-5", "--flag", "/usr", ".tar", "@user") when nothing but
 # whitespace or an opening bracket or quote is before it.
-_LEAD = r"""(?:[-/.@~+](?<![^\s(\[{"'“‘«„][-/.@~+])-?(?=\w))?"""
+_LEAD = r"""(?:(?=[-/.@~+])[-/.@~+](?<![^\s(\[{"'“‘«„][-/.@~+])-?(?=\w))?"""
 # The period of a title or of an abbreviation with an upper-case or one-letter last part stays.
-_TITLE = r"(?:(?:(?<=[A-Z])|(?<=\.[^\W\d_])|(?<=\bMr)|(?<=\bMrs)|(?<=\bMs)|(?<=\bDr)|(?<=\bSt)|(?<=\bvs)|(?<=\bProf))\.)?"
-_WORD = rf"{_LEAD}{_RUN}(?:(?={_JOIN}){_JOIN}+{_RUN})*{_TITLE}"
+# (Each optional part starts with a cheap look at the next character, `(?=\.)` here, `(?=[^\w\s])`
+# before the infix loop below, so that the common case, a word followed by a space, fails at once
+# instead of trying every alternative and lookbehind; the tokens are the same.)
+_TITLE = r"(?:(?=\.)(?:(?<=[A-Z])|(?<=\.[^\W\d_])|(?<=\bMr)|(?<=\bMrs)|(?<=\bMs)|(?<=\bDr)|(?<=\bSt)|(?<=\bvs)|(?<=\bProf))\.)?"
+_WORD = rf"{_LEAD}{_RUN}(?:(?=[^\w\s])(?={_JOIN}){_JOIN}+{_RUN})*{_TITLE}"
 _CLITIC = r"['’](?:[sSmMdD]|re|ve|ll|RE|VE|LL)\b"
 # A number before a unit is a token of its own, the unit another ("8m" -> "8", "m"), as in spaCy.
 _UNITS = "km|m|cm|mm|kg|g|mg|t|lb|lbs|oz|ft|yd|mi|mph|kmh|ha|kb|KB|mb|MB|gb|GB|tb|TB|M|G|K|T"
