@@ -76,7 +76,7 @@ def run_beam_stage(
     try:
         with (
             ProgressMonitor(layout.root, stage, total_docs=total_docs, total_bytes=total_bytes),
-            pipeline_options(config.runner, beam_args) as options,
+            pipeline_options(config.runner, beam_args, input_docs=total_docs, input_bytes=total_bytes) as options,
         ):
             pipeline = beam.Pipeline(options=options)
             build(pipeline, commit.out, commit.rejected)
