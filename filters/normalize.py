@@ -50,7 +50,7 @@ def fix_mojibake_lines(text: str) -> str:
         if m is None:
             out.append(text[pos:])
             break
-        start = text.rfind("\n", pos, m.start()) + 1
+        start = text.rfind("\n", pos, m.start()) + 1 or pos  # the start of the line holding it
         end = text.find("\n", m.end()) + 1 or n
         out.append(text[pos:start])
         out.append(ftfy.fix_text(text[start:end], config=_FTFY_CONFIG))
