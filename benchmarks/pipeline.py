@@ -1,7 +1,10 @@
 """The whole web job, curate against datatrove, side by side in one run.
 
-    .venv/bin/python benchmarks/pipeline.py [--corpus ../shared/corpus/web] [--workers 2]
+    .venv/bin/python benchmarks/pipeline.py [--corpus ../shared/corpus/web] [--workers 2] [--repeat N]
         [--datatrove-python /tmp/dtp-venv/bin/python] [--out benchmarks/out/pipeline.json]
+
+`--repeat N` reads every WARC N times under other names (symbolic links in the scratch folder), the
+same job at N times the size: start-up costs weigh less, per-document costs more.
 
 Job: extraction, language ID, Gopher repetition + quality, C4, FineWeb, dedup, on every
 `CORPUS/*.warc.gz`.
@@ -128,17 +131,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per run")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results")
     ap.add_argument("--keep-tmp", action="store_true", help="keep the run folders (printed)")
+    ap.add_argument("--repeat", type=int, default=1, help="read the input N times under other names")
     args = ap.parse_args(argv)
 
     files = sorted(glob.glob(str(args.corpus / "*.warc.gz")))
     if not files:
         print(f"no *.warc.gz under {args.corpus}", file=sys.stderr)
         return 2
+    tmp = Path(tempfile.mkdtemp(prefix="curate-pipeline-bench-"))
+    if args.repeat > 1:
+        repeated = tmp / f"corpus-x{args.repeat}"
+        repeated.mkdir()
+        for i in range(args.repeat):
+            for f in files:
+                (repeated / f"copy{i}-{Path(f).name}").symlink_to(Path(f).resolve())
+        args.corpus = repeated
+        files = sorted(glob.glob(str(repeated / "*.warc.gz")))
     records = count_responses(files)
     dt_python = find_datatrove_python(args.datatrove_python)
-    tmp = Path(tempfile.mkdtemp(prefix="curate-pipeline-bench-"))
     results: dict[str, Any] = {
-        "corpus": str(args.corpus), "warc_files": len(files), "response_records": records,
+        "corpus": str(args.corpus), "repeat": args.repeat, "warc_files": len(files), "response_records": records,
         "cpus": os.cpu_count(), "workers": args.workers,
         "uptime": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
         "runs": {},

@@ -40,8 +40,7 @@ def _ratio(num: float, den: float) -> float:
 def gopher_quality(
     stats: TextStats, cfg: GopherQualityConfig, lang: str | None, signals: dict[str, Any]
 ) -> Drop | None:
-    words = stats.words
-    n_words = len(words)
+    n_words = stats.n_words
     n_tokens = stats.n_tokens
     signals["gopher_words"] = n_words
     # "any document that does not contain between 50 and 100,000 words"
@@ -51,7 +50,7 @@ def gopher_quality(
         return Drop(f"{QUALITY}:too_many_words", n_words, cfg.max_words)
 
     # "or whose mean word length is outside the range of 3 to 10 characters"
-    mean_len = _ratio(sum(map(len, words)), n_words)
+    mean_len = _ratio(stats.word_chars, n_words)
     signals["gopher_mean_word_length"] = mean_len
     if cfg.min_mean_word_length is not None and mean_len < cfg.min_mean_word_length:
         return Drop(f"{QUALITY}:short_words", mean_len, cfg.min_mean_word_length)
@@ -84,7 +83,7 @@ def gopher_quality(
         return Drop(f"{QUALITY}:ellipsis_lines", ellipsis_lines, cfg.max_ellipsis_lines)
 
     # "80% of words in a document contain at least one alphabetic character"
-    alpha = _ratio(stats.alpha_words, n_tokens if cfg.alpha_words_over == "tokens" else len(stats.words))
+    alpha = _ratio(stats.alpha_words, n_tokens if cfg.alpha_words_over == "tokens" else n_words)
     signals["gopher_alpha_words"] = alpha
     if cfg.min_alpha_words is not None and alpha < cfg.min_alpha_words:
         return Drop(f"{QUALITY}:alpha_words", alpha, cfg.min_alpha_words)
@@ -118,6 +117,7 @@ class _Tokens:
         self.cum = np.zeros(m + 1, dtype=np.int64)
         np.cumsum(lengths, out=self.cum[1:])
         self._hashes: dict[int, np.ndarray] = {1: self.unigram}
+        self._groups: dict[int, _Groups] = {}
 
     def ngram_hashes(self, n: int) -> np.ndarray:
         """Hash of the n-gram starting at each position (length m - n + 1)."""
@@ -128,9 +128,43 @@ class _Tokens:
         self._hashes[n] = out
         return out
 
+    def groups(self, n: int) -> _Groups:
+        """The n-grams that may occur more than once, grouped (see `_Groups`).
+
+        An n-gram occurring twice starts with an (n-1)-gram occurring twice and ends with one, so once
+        the (n-1)-grams are known only the positions where both are repeated are sorted, usually a small
+        part of the document; the first n asked for sorts every position.
+        """
+        if n in self._groups:
+            return self._groups[n]
+        hashes = self.ngram_hashes(n)
+        prev = self._groups.get(n - 1)
+        if prev is None:
+            candidates = np.arange(len(hashes))
+        else:
+            repeated = prev.repeated
+            mask = np.zeros(self.m + 2, dtype=bool)
+            mask[repeated] = True
+            candidates = repeated[mask[repeated + 1]]
+        out = self._groups[n] = _Groups(candidates, hashes[candidates])
+        return out
+
     def chars(self, start: int | np.ndarray, n: int):
         """Characters of the n-gram(s) starting at `start`, tokens concatenated without spaces."""
         return self.cum[start + n] - self.cum[start]
+
+
+class _Groups:
+    """Positions that include every occurrence of every repeated n-gram, in increasing order, grouped
+    by n-gram hash: for each position the first position of its n-gram and the n-gram's count."""
+
+    def __init__(self, positions: np.ndarray, hashes: np.ndarray):
+        _, first, inverse, counts = np.unique(hashes, return_index=True, return_inverse=True, return_counts=True)
+        self.positions = positions
+        self.hashes = hashes
+        self.first_of = positions[first[inverse]]
+        self.count_of = counts[inverse]
+        self.repeated = positions[self.count_of > 1]
 
 
 def top_ngram_chars(tok: _Tokens, n: int) -> int:
@@ -138,11 +172,13 @@ def top_ngram_chars(tok: _Tokens, n: int) -> int:
 
     Ties go to the n-gram that occurs first, as `Counter.most_common(1)` does in datatrove.
     """
-    hashes = tok.ngram_hashes(n)
-    _, first, counts = np.unique(hashes, return_index=True, return_counts=True)
-    top = counts.max()
-    start = int(first[counts == top].min())
-    return int(tok.chars(start, n) + (n - 1)) * int(top)
+    g = tok.groups(n)
+    if len(g.repeated) == 0:
+        top, start = 1, 0  # every n-gram occurs once: the first one
+    else:
+        top = int(g.count_of.max())
+        start = int(g.first_of[g.count_of == top].min())
+    return int(tok.chars(start, n) + (n - 1)) * top
 
 
 def dup_ngram_chars(tok: _Tokens, n: int) -> int:
@@ -152,22 +188,18 @@ def dup_ngram_chars(tok: _Tokens, n: int) -> int:
     Same result as datatrove's `find_all_duplicate`, which builds and looks up every n-gram string;
     here only positions whose n-gram occurred earlier are visited in Python.
     """
-    hashes = tok.ngram_hashes(n)
-    size = len(hashes)
-    _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
-    first_of = first[inverse]
-    repeats = np.flatnonzero(first_of < np.arange(size))
-    if len(repeats) == 0:
+    g = tok.groups(n)
+    later = g.first_of < g.positions
+    if not later.any():
         return 0
     total = 0
     hits: list[int] = []  # positions counted as repeats; the next n-1 positions are skipped
     next_free = 0
     added: set[int] = set()  # n-grams added to the "seen" set at an earlier repeated position
-    for j in repeats.tolist():
+    for j, h, f in zip(g.positions[later].tolist(), g.hashes[later].tolist(), g.first_of[later].tolist(),
+                       strict=True):
         if j < next_free:
             continue  # skipped by the jump after a repeat
-        h = int(hashes[j])
-        f = int(first_of[j])
         seen = h in added
         if not seen:
             # Was the first occurrence visited, i.e. not inside the jump after an earlier hit?

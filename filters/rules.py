@@ -1,5 +1,11 @@
 """The rule chain: every filter in order, cheapest first, stopping at the first rule that drops.
 
+`RULES` below is the chain: the order of that list is the order that runs. Each rule is one class that
+says which documents it looks at (`applies`: kinds, languages), which signals it writes (`signals`,
+column name -> type; the filter stage's output schema is built from them), and how it decides
+(`check` on one document, or `check_batch` where one native call serves a batch). Adding a rule is one
+class here (its logic in its own module) and one entry in `RULES`.
+
     url -> lid -> gopher_quality -> c4 -> gopher_repetition -> fineweb -> badwords -> quality -> pii
 
 The URL rule needs only the URL; language ID is one native fastText call per batch and its label
@@ -10,16 +16,17 @@ runs before FineWeb's rules, while Gopher's rules see the text as extracted); th
 is another batched fastText call; PII redaction rewrites only the documents that are kept.
 
 Every rule writes its measurements into `doc.signals`; a dropped document becomes a `Rejected` with
-the reason, the measured value and the limit it failed.
+the reason, the measured value and the limit it failed, and the start of its text as it came in.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from filters.badwords import BadWords
 from filters.c4 import c4_clean
-from filters.config import FilterConfig
+from filters.config import FilterConfig, RuleScope
 from filters.document import Document, Rejected
 from filters.fineweb import fineweb_quality
 from filters.gopher import DUP_NGRAMS, TOP_NGRAMS, gopher_quality, gopher_repetition
@@ -30,36 +37,334 @@ from filters.text import TextStats
 from filters.url import UrlFilter
 from filters.verdict import Drop
 
-#: Signals written on kept documents (column name -> type), None where a rule did not run.
-SIGNALS: dict[str, str] = {
-    "lang": "string",
-    "lang_score": "float",
-    "gopher_words": "int",
-    "gopher_mean_word_length": "float",
-    "gopher_hash_ratio": "float",
-    "gopher_ellipsis_ratio": "float",
-    "gopher_bullet_lines": "float",
-    "gopher_ellipsis_lines": "float",
-    "gopher_alpha_words": "float",
-    "gopher_stop_words": "int",
-    "c4_lines_removed": "int",
-    "c4_sentences": "int",
-    "rep_dup_para_frac": "float",
-    "rep_dup_para_char_frac": "float",
-    "rep_dup_line_frac": "float",
-    "rep_dup_line_char_frac": "float",
-    **{f"rep_top_{n}gram_char_frac": "float" for n in TOP_NGRAMS},
-    **{f"rep_dup_{n}gram_char_frac": "float" for n in DUP_NGRAMS},
-    "fw_line_punct_ratio": "float",
-    "fw_short_line_ratio": "float",
-    "fw_char_dup_ratio": "float",
-    "fw_newline_ratio": "float",
-    "badwords_frac": "float",
-    "quality_score": "float",
-    "pii_email": "int",
-    "pii_ip": "int",
-    "pii_phone": "int",
-}
+
+class Work:
+    """One document on its way through the chain: the text as cleaned so far, and its splits.
+
+    `source_stats` are the splits of the text as it came in (Gopher's rules read these); `stats` are
+    those of the current text, which shares the per-line tokens of the first, so a document is
+    tokenized once however many rules read it.
+    """
+
+    __slots__ = ("doc", "text", "given", "_source_stats", "_stats")
+
+    def __init__(self, doc: Document):
+        self.doc = doc
+        self.text = doc.text
+        self.given = frozenset(doc.signals)  # signals the document came with (normally none)
+        self._source_stats: TextStats | None = None
+        self._stats: TextStats | None = None
+
+    @property
+    def signals(self) -> dict[str, Any]:
+        return self.doc.signals
+
+    @property
+    def lang(self) -> str | None:
+        return self.doc.signals.get("lang")
+
+    @property
+    def source_stats(self) -> TextStats:
+        if self._source_stats is None:
+            self._source_stats = TextStats(self.doc.text)
+        return self._source_stats
+
+    @property
+    def stats(self) -> TextStats:
+        if self.text is self.doc.text:
+            return self.source_stats
+        if self._stats is None or self._stats.text is not self.text:
+            self._stats = self.source_stats.of_lines(self.text)
+        return self._stats
+
+
+class Rule:
+    """One step of the chain. Subclasses set `name` and `signals` and implement `check`."""
+
+    name: ClassVar[str]
+    #: Signals this rule may write into `doc.signals` (column name -> "string" | "float" | "int").
+    signals: ClassVar[dict[str, str]] = {}
+    #: Whether `FilterChain.active_rules` lists it (helpers that decide nothing are not listed).
+    listed: ClassVar[bool] = True
+
+    @classmethod
+    def build(cls, cfg: FilterConfig) -> Rule | None:
+        """The rule for this config, or None when the config turns it off."""
+        raise NotImplementedError
+
+    def load(self) -> None:
+        """Load models (once per worker)."""
+
+    def applies(self, work: Work) -> bool:
+        """Whether the rule looks at this document at all (its scope)."""
+        return True
+
+    def check(self, work: Work) -> Drop | None:
+        raise NotImplementedError
+
+    def check_batch(self, works: Sequence[Work]) -> list[Drop | None]:
+        return [self.check(w) for w in works]
+
+
+class _Scoped(Rule):
+    """A heuristic rule whose config is a `RuleScope` (kinds and languages)."""
+
+    scope: RuleScope
+
+    def applies(self, work: Work) -> bool:
+        return self.scope.applies(work.doc.kind, work.lang)
+
+
+class _Kinds(Rule):
+    """A rule scoped by document kind only (`kinds: null` = every kind)."""
+
+    kinds: list[str] | None
+
+    def applies(self, work: Work) -> bool:
+        return self.kinds is None or work.doc.kind in self.kinds
+
+
+# ---- the rules, in chain order ---------------------------------------------------------------------------
+
+
+class UrlRule(_Kinds):
+    name = "url"
+
+    def __init__(self, cfg: FilterConfig):
+        self.filter = UrlFilter(cfg.url)
+        self.kinds = cfg.url.kinds
+
+    @classmethod
+    def build(cls, cfg: FilterConfig) -> Rule | None:
+        return cls(cfg) if cfg.url.enabled else None
+
+    def check(self, work: Work) -> Drop | None:
+        return self.filter.check(work.doc.url)
+
+
+class LidRule(Rule):
+    """fastText language ID on a batch; the label scopes the language-specific rules after it."""
+
+    name = "lid"
+    signals = {"lang": "string", "lang_score": "float"}
+
+    def __init__(self, cfg: FilterConfig):
+        self.model = LanguageId(cfg.lid)
+
+    @classmethod
+    def build(cls, cfg: FilterConfig) -> Rule | None:
+        if cfg.lid.enabled:
+            return cls(cfg)
+        return AssumedLanguage(cfg.lid.assume_language) if cfg.lid.assume_language else None
+
+    def load(self) -> None:
+        self.model.load()
+
+    def check_batch(self, works: Sequence[Work]) -> list[Drop | None]:
+        out: list[Drop | None] = []
+        for w, (lang, score) in zip(works, self.model.predict([w.text for w in works]), strict=True):
+            w.signals["lang"] = lang
+            w.signals["lang_score"] = score
+            out.append(self.model.check(lang, score))
+        return out
+
+
+class AssumedLanguage(Rule):
+    """With language ID off, `lid.assume_language` labels every document (for single-language input)."""
+
+    name = "assume_language"
+    signals = {"lang": "string"}
+    listed = False
+
+    def __init__(self, lang: str):
+        self.lang = lang
+
+    def check(self, work: Work) -> Drop | None:
+        work.signals["lang"] = self.lang
+        return None
+
+
+class GopherQualityRule(_Scoped):
+    name = "gopher_quality"
+    signals = {
+        "gopher_words": "int",
+        "gopher_mean_word_length": "float",
+        "gopher_hash_ratio": "float",
+        "gopher_ellipsis_ratio": "float",
+        "gopher_bullet_lines": "float",
+        "gopher_ellipsis_lines": "float",
+        "gopher_alpha_words": "float",
+        "gopher_stop_words": "int",
+    }
+
+    def __init__(self, cfg: FilterConfig):
+        self.scope = self.cfg = cfg.gopher_quality
+
+    @classmethod
+    def build(cls, cfg: FilterConfig) -> Rule | None:
+        return cls(cfg) if cfg.gopher_quality.enabled else None
+
+    def check(self, work: Work) -> Drop | None:
+        return gopher_quality(work.source_stats, self.cfg, work.lang, work.signals)
+
+
+class C4Rule(_Scoped):
+    """C4's line cleaning: on success the cleaned text is what the following rules read."""
+
+    name = "c4"
+    signals = {"c4_lines_removed": "int", "c4_sentences": "int"}
+
+    def __init__(self, cfg: FilterConfig):
+        self.scope = self.cfg = cfg.c4
+
+    @classmethod
+    def build(cls, cfg: FilterConfig) -> Rule | None:
+        return cls(cfg) if cfg.c4.enabled else None
+
+    def check(self, work: Work) -> Drop | None:
+        c4 = c4_clean(work.text, self.cfg)
+        work.signals["c4_lines_removed"] = c4.lines_removed
+        work.signals["c4_sentences"] = c4.sentences
+        if c4.drop:
+            return c4.drop
+        work.text = c4.text
+        return None
+
+
+class GopherRepetitionRule(_Scoped):
+    """Reads the text as extracted, as Gopher's rules do (not C4's cleaned text)."""
+
+    name = "gopher_repetition"
+    signals = {
+        "rep_dup_para_frac": "float",
+        "rep_dup_para_char_frac": "float",
+        "rep_dup_line_frac": "float",
+        "rep_dup_line_char_frac": "float",
+        **{f"rep_top_{n}gram_char_frac": "float" for n in TOP_NGRAMS},
+        **{f"rep_dup_{n}gram_char_frac": "float" for n in DUP_NGRAMS},
+    }
+
+    def __init__(self, cfg: FilterConfig):
+        self.scope = self.cfg = cfg.gopher_repetition
+
+    @classmethod
+    def build(cls, cfg: FilterConfig) -> Rule | None:
+        return cls(cfg) if cfg.gopher_repetition.enabled else None
+
+    def check(self, work: Work) -> Drop | None:
+        return gopher_repetition(work.source_stats, self.cfg, work.signals)
+
+
+class FineWebRule(_Scoped):
+    name = "fineweb"
+    signals = {
+        "fw_line_punct_ratio": "float",
+        "fw_short_line_ratio": "float",
+        "fw_char_dup_ratio": "float",
+        "fw_newline_ratio": "float",
+    }
+
+    def __init__(self, cfg: FilterConfig):
+        self.scope = self.cfg = cfg.fineweb
+
+    @classmethod
+    def build(cls, cfg: FilterConfig) -> Rule | None:
+        return cls(cfg) if cfg.fineweb.enabled else None
+
+    def check(self, work: Work) -> Drop | None:
+        return fineweb_quality(work.stats, self.cfg, work.signals)
+
+
+class BadWordsRule(_Scoped):
+    name = "badwords"
+    signals = {"badwords_frac": "float"}
+
+    def __init__(self, cfg: FilterConfig):
+        self.scope = cfg.badwords
+        self.words = BadWords(cfg.badwords)
+
+    @classmethod
+    def build(cls, cfg: FilterConfig) -> Rule | None:
+        return cls(cfg) if cfg.badwords.enabled else None
+
+    def check(self, work: Work) -> Drop | None:
+        return self.words.check(work.text, work.lang, work.signals)
+
+
+class QualityRule(_Kinds):
+    """The fastText quality classifier (`curate quality train`) on a batch; off without a model."""
+
+    name = "quality"
+    signals = {"quality_score": "float"}
+
+    def __init__(self, cfg: FilterConfig):
+        self.model = QualityModel(cfg.quality)
+        self.kinds = cfg.quality.kinds
+
+    @classmethod
+    def build(cls, cfg: FilterConfig) -> Rule | None:
+        return cls(cfg) if cfg.quality.enabled and cfg.quality.model else None
+
+    def load(self) -> None:
+        self.model.load()
+
+    def check_batch(self, works: Sequence[Work]) -> list[Drop | None]:
+        out: list[Drop | None] = []
+        for w, score in zip(works, self.model.scores([w.text for w in works]), strict=True):
+            w.signals["quality_score"] = score
+            out.append(self.model.check(score))
+        return out
+
+
+class PiiRule(_Kinds):
+    """Redacts e-mail addresses, IPs and phone numbers in the kept text; never drops."""
+
+    name = "pii"
+    signals = {"pii_email": "int", "pii_ip": "int", "pii_phone": "int"}
+
+    def __init__(self, cfg: FilterConfig):
+        self.redactor = PiiRedactor(cfg.pii)
+        self.kinds = cfg.pii.kinds
+
+    @classmethod
+    def build(cls, cfg: FilterConfig) -> Rule | None:
+        return cls(cfg) if cfg.pii.enabled else None
+
+    def check(self, work: Work) -> Drop | None:
+        work.text, counts = self.redactor.redact(work.text)
+        for kind, n in counts.items():
+            work.signals[f"pii_{kind}"] = n
+        return None
+
+
+#: The chain, in the order it runs.
+RULES: tuple[type[Rule], ...] = (
+    UrlRule,
+    LidRule,
+    GopherQualityRule,
+    C4Rule,
+    GopherRepetitionRule,
+    FineWebRule,
+    BadWordsRule,
+    QualityRule,
+    PiiRule,
+)
+
+ORDER = tuple(r.name for r in RULES)
+
+
+def _signals() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for rule in (*RULES, AssumedLanguage):
+        for name, kind in rule.signals.items():
+            if out.setdefault(name, kind) != kind:
+                raise TypeError(f"signal {name!r} declared as {out[name]} and as {kind} ({rule.__name__})")
+    return out
+
+
+#: Signals written on kept documents (column name -> type), None where a rule did not run: every
+#: rule's declared signals, in chain order (the filter stage's output columns).
+SIGNALS: dict[str, str] = _signals()
 
 #: Extra columns of a rejected record.
 REJECTED_EXTRAS: dict[str, str] = {
@@ -69,7 +374,9 @@ REJECTED_EXTRAS: dict[str, str] = {
     "threshold": "float",
 }
 
-ORDER = ("url", "lid", "gopher_quality", "c4", "gopher_repetition", "fineweb", "badwords", "quality", "pii")
+
+class UndeclaredSignalError(KeyError):
+    """A rule wrote a signal that no rule declares: it would never reach the output columns."""
 
 
 def _reject(doc: Document, drop: Drop) -> Rejected:
@@ -86,123 +393,57 @@ def _reject(doc: Document, drop: Drop) -> Rejected:
 class FilterChain:
     """All configured rules. Build once per worker, `load()` the models, then `apply` batches."""
 
-    def __init__(self, cfg: FilterConfig):
+    def __init__(self, cfg: FilterConfig, rules: Sequence[type[Rule]] = RULES):
         self.cfg = cfg
-        self.url = UrlFilter(cfg.url) if cfg.url.enabled else None
-        self.lid = LanguageId(cfg.lid) if cfg.lid.enabled else None
-        self.badwords = BadWords(cfg.badwords) if cfg.badwords.enabled else None
-        self.quality = QualityModel(cfg.quality) if cfg.quality.enabled and cfg.quality.model else None
-        self.pii = PiiRedactor(cfg.pii) if cfg.pii.enabled else None
+        self.rules: list[Rule] = [r for r in (cls.build(cfg) for cls in rules) if r is not None]
+        self._declared = frozenset(name for r in self.rules for name in r.signals)
 
     def load(self) -> None:
-        if self.lid:
-            self.lid.load()
-        if self.quality:
-            self.quality.load()
+        for rule in self.rules:
+            rule.load()
+
+    def rule(self, name: str) -> Rule | None:
+        return next((r for r in self.rules if r.name == name), None)
+
+    @property
+    def lid(self) -> LanguageId | None:
+        rule = self.rule("lid")
+        return rule.model if isinstance(rule, LidRule) else None
+
+    @property
+    def quality(self) -> QualityModel | None:
+        rule = self.rule("quality")
+        return rule.model if isinstance(rule, QualityRule) else None
 
     def active_rules(self) -> list[str]:
-        cfg = self.cfg
-        on = {
-            "url": self.url is not None,
-            "lid": self.lid is not None,
-            "gopher_quality": cfg.gopher_quality.enabled,
-            "c4": cfg.c4.enabled,
-            "gopher_repetition": cfg.gopher_repetition.enabled,
-            "fineweb": cfg.fineweb.enabled,
-            "badwords": self.badwords is not None,
-            "quality": self.quality is not None,
-            "pii": self.pii is not None,
-        }
-        return [name for name in ORDER if on[name]]
+        return [r.name for r in self.rules if r.listed]
 
     def apply(self, docs: list[Document]) -> list[Document | Rejected]:
-        """Each document kept (text possibly cleaned, signals added) or rejected, in input order."""
+        """Each document kept (text possibly cleaned, signals added) or rejected, in input order.
+
+        Each rule runs over the documents still in the chain that are in its scope. A rejected
+        document keeps the text it came in with (its snippet shows that); a kept one gets the text as
+        the rules left it.
+        """
         out: list[Document | Rejected] = list(docs)
-        live = list(range(len(docs)))
-
-        if self.url is not None:
-            kinds = self.cfg.url.kinds
-            live = self._keep(out, live, lambda d: self.url.check(d.url) if kinds is None or d.kind in kinds else None)
-
-        if self.lid is not None:
-            preds = self.lid.predict([docs[i].text for i in live])
-            for i, (lang, score) in zip(live, preds, strict=True):
-                docs[i].signals["lang"] = lang
-                docs[i].signals["lang_score"] = score
-            live = self._keep(out, live, lambda d: self.lid.check(d.signals["lang"], d.signals["lang_score"]))
-        elif self.cfg.lid.assume_language:
-            for i in live:
-                docs[i].signals["lang"] = self.cfg.lid.assume_language
-
-        live = self._keep(out, live, self._text_rules)
-
-        if self.quality is not None:
-            kinds = self.cfg.quality.kinds
-            scored = [i for i in live if kinds is None or docs[i].kind in kinds]
-            for i, score in zip(scored, self.quality.scores([docs[i].text for i in scored]), strict=True):
-                docs[i].signals["quality_score"] = score
-            live = self._keep(out, live, lambda d: self.quality.check(d.signals["quality_score"])
-                              if "quality_score" in d.signals else None)
-
-        if self.pii is not None:
-            kinds = self.cfg.pii.kinds
-            for i in live:
-                doc = docs[i]
-                if kinds is None or doc.kind in kinds:
-                    doc.text, counts = self.pii.redact(doc.text)
-                    for kind, n in counts.items():
-                        doc.signals[f"pii_{kind}"] = n
+        live = [(i, Work(d)) for i, d in enumerate(docs)]
+        for rule in self.rules:
+            scoped = [(i, w) for i, w in live if rule.applies(w)]
+            if not scoped:
+                continue
+            dropped = set()
+            for (i, w), drop in zip(scoped, rule.check_batch([w for _, w in scoped]), strict=True):
+                if drop is not None:
+                    out[i] = _reject(w.doc, drop)
+                    dropped.add(i)
+            if dropped:
+                live = [(i, w) for i, w in live if i not in dropped]
+        for _, w in live:
+            doc = w.doc
+            doc.text = w.text
+            if not doc.signals.keys() <= self._declared and (doc.signals.keys() - self._declared - w.given):
+                unknown = sorted(doc.signals.keys() - self._declared - w.given)
+                raise UndeclaredSignalError(
+                    f"filter rules wrote undeclared signal(s) {unknown}: declare them in the rule's `signals`"
+                )
         return out
-
-    @staticmethod
-    def _keep(out: list[Document | Rejected], live: list[int], rule) -> list[int]:
-        kept = []
-        for i in live:
-            drop = rule(out[i])
-            if drop is None:
-                kept.append(i)
-            else:
-                out[i] = _reject(out[i], drop)
-        return kept
-
-    def _text_rules(self, doc: Document) -> Drop | None:
-        """The heuristic rules on one document; on success `doc.text` becomes the C4-cleaned text."""
-        cfg = self.cfg
-        lang = doc.signals.get("lang")
-        kind = doc.kind
-        signals: dict[str, Any] = doc.signals
-        stats = TextStats(doc.text)
-
-        if cfg.gopher_quality.applies(kind, lang):
-            drop = gopher_quality(stats, cfg.gopher_quality, lang, signals)
-            if drop:
-                return drop
-
-        text = doc.text
-        if cfg.c4.applies(kind, lang):
-            c4 = c4_clean(text, cfg.c4)
-            signals["c4_lines_removed"] = c4.lines_removed
-            signals["c4_sentences"] = c4.sentences
-            if c4.drop:
-                return c4.drop
-            text = c4.text
-
-        if cfg.gopher_repetition.applies(kind, lang):
-            drop = gopher_repetition(stats, cfg.gopher_repetition, signals)
-            if drop:
-                return drop
-
-        if text is not doc.text:
-            stats = TextStats(text)
-        if cfg.fineweb.applies(kind, lang):
-            drop = fineweb_quality(stats, cfg.fineweb, signals)
-            if drop:
-                return drop
-
-        if self.badwords is not None and cfg.badwords.applies(kind, lang):
-            drop = self.badwords.check(text, lang, signals)
-            if drop:
-                return drop
-
-        doc.text = text
-        return None

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from functools import cached_property
+from itertools import chain
 
 # Sentence-terminal punctuation of the common scripts (a subset of Unicode's Sentence_Terminal
 # property, which datatrove's TERMINAL_PUNCTUATION lists in full; the rest are rare scripts).
@@ -55,7 +57,8 @@ def _combining_marks() -> str:
 _MARK = f"[{_combining_marks()}]"
 _URL = r"(?:https?://|www\.)[^\s<>\"']*[^\s<>\"'.,;:!?)\]]"
 _EMAIL = r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
-_RUN = rf"(?:\w+{_MARK}*)+"  # word characters and the combining marks inside a word
+# Word characters and the combining marks inside a word: a word character, then any of either.
+_RUN = rf"\w[\w{_MARK[1:-1]}]*"
 # Punctuation inside a chunk that does not split it: everything but spaCy's infix split points.
 _JOIN = "(?:" + "|".join([
     r"[^\w\s\-,/:<>=+*^.'’…]",  # most marks join: a;b a@b a&b
@@ -68,10 +71,13 @@ _JOIN = "(?:" + "|".join([
 ]) + ")"
 # A chunk may start with - / . @ ~ + ("-5", "--flag", "/usr", ".tar", "@user") when nothing but
 # whitespace or an opening bracket or quote is before it.
-_LEAD = r"""(?:[-/.@~+](?<![^\s(\[{"'“‘«„][-/.@~+])-?(?=\w))?"""
+_LEAD = r"""(?:(?=[-/.@~+])[-/.@~+](?<![^\s(\[{"'“‘«„][-/.@~+])-?(?=\w))?"""
 # The period of a title or of an abbreviation with an upper-case or one-letter last part stays.
-_TITLE = r"(?:(?:(?<=[A-Z])|(?<=\.[^\W\d_])|(?<=\bMr)|(?<=\bMrs)|(?<=\bMs)|(?<=\bDr)|(?<=\bSt)|(?<=\bvs)|(?<=\bProf))\.)?"
-_WORD = rf"{_LEAD}{_RUN}(?:(?={_JOIN}){_JOIN}+{_RUN})*{_TITLE}"
+# (Each optional part starts with a cheap look at the next character, `(?=\.)` here, `(?=[^\w\s])`
+# before the infix loop below, so that the common case, a word followed by a space, fails at once
+# instead of trying every alternative and lookbehind; the tokens are the same.)
+_TITLE = r"(?:(?=\.)(?:(?<=[A-Z])|(?<=\.[^\W\d_])|(?<=\bMr)|(?<=\bMrs)|(?<=\bMs)|(?<=\bDr)|(?<=\bSt)|(?<=\bvs)|(?<=\bProf))\.)?"
+_WORD = rf"{_LEAD}{_RUN}(?:(?=[^\w\s])(?={_JOIN}){_JOIN}+{_RUN})*{_TITLE}"
 _CLITIC = r"['’](?:[sSmMdD]|re|ve|ll|RE|VE|LL)\b"
 # A number before a unit is a token of its own, the unit another ("8m" -> "8", "m"), as in spaCy.
 _UNITS = "km|m|cm|mm|kg|g|mg|t|lb|lbs|oz|ft|yd|mi|mph|kmh|ha|kb|KB|mb|MB|gb|GB|tb|TB|M|G|K|T"
@@ -136,10 +142,22 @@ def duplicates(items: list[str]) -> tuple[int, int]:
 
 
 class TextStats:
-    """Splits of one text, each computed on first use. Rules receive this, never re-split the text."""
+    """Splits of one text, each computed on first use. Rules receive this, never re-split the text.
 
-    def __init__(self, text: str):
+    Tokens are found line by line: no token spans a line break and no pattern looks across one (a
+    line break is whitespace, and whitespace around a line reads as the start or end of the text), so
+    a text's tokens are its lines' tokens in order. The per-line tokens are kept in a dictionary that
+    `of_lines` shares with the stats of a text made of this one's lines (C4's cleaned text), so a
+    document is tokenized once although rules read both texts.
+    """
+
+    def __init__(self, text: str, _line_tokens: dict[str, list[str]] | None = None):
         self.text = text
+        self._line_tokens: dict[str, list[str]] = {} if _line_tokens is None else _line_tokens
+
+    def of_lines(self, text: str) -> TextStats:
+        """Stats of `text`, whose lines come from this text: lines tokenized here are not tokenized again."""
+        return TextStats(text, self._line_tokens)
 
     @cached_property
     def lines(self) -> list[str]:
@@ -150,9 +168,31 @@ class TextStats:
         return split_paragraphs(self.text)
 
     @cached_property
+    def line_tokens(self) -> list[list[str]]:
+        """The tokens of each line (split at "\\n"), blank lines included."""
+        cache = self._line_tokens
+        out = []
+        for line in self.text.split("\n"):
+            tokens = cache.get(line)
+            if tokens is None:
+                tokens = cache[line] = tokenize(line)
+            out.append(tokens)
+        return out
+
+    @cached_property
     def tokens(self) -> list[str]:
         """Every token including punctuation marks (what datatrove's rules call `words`)."""
-        return tokenize(self.text)
+        return list(chain.from_iterable(self.line_tokens))
+
+    @cached_property
+    def token_counts(self) -> Counter[str]:
+        """How often each distinct token occurs (one C-speed pass; the word statistics read this)."""
+        return Counter(self.tokens)
+
+    @cached_property
+    def word_counts(self) -> dict[str, int]:
+        """`token_counts` of the tokens that are words (see `is_word`)."""
+        return {t: n for t, n in self.token_counts.items() if is_word(t)}
 
     @cached_property
     def words(self) -> list[str]:
@@ -160,19 +200,28 @@ class TextStats:
         return [t for t in self.tokens if (len(t) > 1 and (t[0] != "." or t[-1] != ".")) or t.isalnum() or t == "_"]
 
     @cached_property
+    def n_words(self) -> int:
+        return sum(self.word_counts.values())
+
+    @cached_property
+    def word_chars(self) -> int:
+        """Characters in all words (a word occurring k times counts k times)."""
+        return sum(len(w) * n for w, n in self.word_counts.items())
+
+    @cached_property
     def n_tokens(self) -> int:
-        return len(self.tokens)
+        if "tokens" in self.__dict__:
+            return len(self.tokens)
+        return sum(map(len, self.line_tokens))
 
     @cached_property
     def alpha_words(self) -> int:
         """Words with at least one letter (most are all letters: `isalpha` settles them in C)."""
-        words = self.words
-        not_pure = [w for w in words if not w.isalpha()]
-        return len(words) - len(not_pure) + sum(1 for w in not_pure if _LETTER_RE.search(w))
+        return sum(n for w, n in self.word_counts.items() if w.isalpha() or _LETTER_RE.search(w))
 
     @cached_property
     def lower_word_set(self) -> frozenset[str]:
-        return frozenset(w.lower() for w in set(self.words))
+        return frozenset(w.lower() for w in self.word_counts)
 
     @cached_property
     def n_newlines(self) -> int:

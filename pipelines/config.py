@@ -79,7 +79,8 @@ class RunnerConfig:
     # (FlinkRunner, SparkRunner, DataflowRunner...) together with the unrecognized command-line flags.
     name: str = "direct"
     workers: int = 0  # 0: one worker per core
-    # auto: multi_processing with more than one worker, else in_memory (one process)
+    # auto: multi_processing with more than one worker, else in_memory (one process); a small input
+    # runs in one process either way (see pipelines/runners.py)
     mode: Literal["auto", "in_memory", "multi_processing", "multi_threading"] = "auto"
     dask_address: str | None = None  # null with dask: start a local dask.distributed cluster
 

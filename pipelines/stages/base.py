@@ -100,7 +100,8 @@ def _run_pipeline(stage: BeamStage, layout: RunLayout, config: JobConfig, beam_a
                   out: Path, rejected: Path) -> Any:
     with (
         ProgressMonitor(layout.root, stage.folder, total_docs=stage.total_docs, total_bytes=stage.total_bytes),
-        pipeline_options(config.runner, beam_args) as options,
+        pipeline_options(config.runner, beam_args, input_docs=stage.total_docs,
+                         input_bytes=stage.total_bytes) as options,
     ):
         pipeline = beam.Pipeline(options=options)
         stage.build(pipeline, out, rejected)

@@ -19,3 +19,20 @@ def test_ascii_fast_path_still_tidies():
 
 def test_cjk_full_width_is_left_alone():
     assert normalize_text("東京ＡＢＣ") == "東京ＡＢＣ"
+
+
+def test_ftfy_on_the_lines_that_need_it_equals_ftfy_on_the_whole_text():
+    import ftfy
+
+    from filters.normalize import _FTFY_CONFIG, fix_mojibake_lines
+
+    texts = [
+        "plain line\ncaf\u00c3\u00a9 au lait\nanother plain line\n",
+        "\ufeffstarts with a BOM\r\nthen CRLF lines\r\nand caf\u00c3\u00a9\r\n",
+        "no newline at all but caf\u00c3\u00a9 and \x1b[31mred\x1b[0m",
+        "a\rb\u2028c\n\n\u0085x\n\u00e9t\u00e9\n",
+        "ascii only\nstill ascii\n",
+        "",
+    ]
+    for text in texts:
+        assert fix_mojibake_lines(text) == ftfy.fix_text(text, config=_FTFY_CONFIG), repr(text)

@@ -110,3 +110,84 @@ def test_batch_keeps_input_order_and_disabled_rules_are_not_listed(chain):
     assert [o.id for o in out] == ["h1", "h2", "h3"]
     assert [isinstance(o, Rejected) for o in out] == [False, True, False]
     assert chain.active_rules() == [r for r in ORDER if r != "quality"]
+
+
+# ---- the rule list ---------------------------------------------------------------------------------------
+
+
+def test_the_rule_list_is_the_order_and_declares_every_output_column():
+    from filters.rules import RULES, SIGNALS, AssumedLanguage
+    from pipelines.stages.filter import OUTPUT_SCHEMA
+
+    assert tuple(r.name for r in RULES) == ORDER
+    declared = [name for rule in (*RULES, AssumedLanguage) for name in rule.signals]
+    assert set(declared) == set(SIGNALS)
+    # every declared signal is an output column of the filter stage, with its type
+    types = {"string": "string", "float": "double", "int": "int64"}
+    for name, kind in SIGNALS.items():
+        assert str(OUTPUT_SCHEMA.field(name).type) == types[kind], name
+
+
+def test_signals_written_on_real_documents_are_all_declared(chain):
+    from filters.rules import SIGNALS
+
+    out = chain.apply([doc("s1", PROSE), doc("s2", PROSE + "\nShare this page")])
+    for kept in out:
+        assert isinstance(kept, Document)
+        assert set(kept.signals) <= set(SIGNALS)
+
+
+def test_a_rule_writing_an_undeclared_signal_fails_loudly():
+    from filters.rules import RULES, Rule, UndeclaredSignalError
+
+    class Sloppy(Rule):
+        name = "sloppy"
+        signals = {"sloppy_score": "float"}
+
+        @classmethod
+        def build(cls, cfg):
+            return cls()
+
+        def check(self, work):
+            work.signals["sloppy_scor"] = 1.0  # typo: not what it declares
+            return None
+
+    ch = FilterChain(FilterConfig(), rules=(*RULES, Sloppy))
+    ch.load()
+    with pytest.raises(UndeclaredSignalError, match="sloppy_scor"):
+        ch.apply([doc("t", PROSE)])
+
+
+def test_adding_a_rule_is_one_class_and_one_list_entry():
+    from filters.rules import RULES, Rule
+    from filters.verdict import Drop
+
+    class NoDigits(Rule):
+        name = "no_digits"
+        signals = {"digits": "int"}
+
+        @classmethod
+        def build(cls, cfg):
+            return cls()
+
+        def applies(self, work):
+            return work.doc.kind == "web"
+
+        def check(self, work):
+            n = sum(c.isdigit() for c in work.text)
+            work.signals["digits"] = n
+            return Drop("no_digits:has_digits", n, 0) if n else None
+
+    rules = list(RULES)
+    rules.insert(rules.index(next(r for r in RULES if r.name == "c4")), NoDigits)
+    ch = FilterChain(FilterConfig(), rules=rules)
+    ch.load()
+    assert ch.active_rules().index("no_digits") == ch.active_rules().index("c4") - 1
+    kept, dropped, book = ch.apply([
+        doc("u1", PROSE.replace("555-123-4567", "the office")),
+        doc("u2", PROSE),
+        doc("u3", PROSE, kind="book"),
+    ])
+    assert isinstance(kept, Document) and kept.signals["digits"] == 0
+    assert isinstance(dropped, Rejected) and dropped.reason == "no_digits:has_digits" and dropped.extra["value"] == 10
+    assert isinstance(book, Document) and "digits" not in book.signals  # out of the rule's scope

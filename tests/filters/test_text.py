@@ -104,3 +104,29 @@ def test_sentences_end_at_terminal_punctuation_followed_by_text_and_at_line_ends
     assert count_sentences("first line\nsecond line. third") == 3
     assert count_sentences("") == 0
     assert count_sentences(" \n ") == 0
+
+
+def test_tokens_line_by_line_equal_the_whole_text_and_are_shared_with_cleaned_text():
+    text = (
+        "  Mr. Smith paid $1,000 at 10:30 -- see www.example.com/a?b=1. e-mail: a.b@example.org\n"
+        "\n"
+        "it's rock'n'roll, e.g. U.S. 8m (Covid-19)...\n"
+        "\tend.The a/b 6-4 --flag /usr .tar @user\r\n"
+        "हिन्दी भाषा\n"
+    )
+    stats = TextStats(text)
+    assert stats.tokens == tokenize(text)
+    assert stats.n_tokens == len(tokenize(text))
+    cleaned = "it's rock'n'roll, e.g. U.S. 8m (Covid-19)...\nनई पंक्ति"
+    derived = stats.of_lines(cleaned)
+    assert derived.n_tokens == len(tokenize(cleaned)) and derived.tokens == tokenize(cleaned)
+    assert "it's rock'n'roll, e.g. U.S. 8m (Covid-19)..." in stats._line_tokens  # tokenized once, reused
+
+
+def test_word_statistics_from_token_counts_equal_the_word_list():
+    stats = TextStats("The 3 cats, 2 dogs and 1,000 birds! The end... ÉTÉ été 42")
+    words = stats.words
+    assert stats.n_words == len(words)
+    assert stats.word_chars == sum(map(len, words))
+    assert stats.lower_word_set == frozenset(w.lower() for w in words)
+    assert stats.alpha_words == sum(1 for w in words if any(c.isalpha() for c in w))

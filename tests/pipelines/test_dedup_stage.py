@@ -145,7 +145,7 @@ def test_deterministic_across_runs_and_runners(deduped, tmp_path):
     """The same input gives byte-identical files in a second in-memory run and a 2-process run."""
     again = tmp_path / "again"
     shutil.copytree(deduped / "ingest", again / "ingest")
-    assert curate(["dedup", "--run", str(again), "--workers", "2"]) == 0  # multi_processing
+    assert curate(["dedup", "--run", str(again), "--workers", "2", "--set", "runner.mode=multi_processing"]) == 0
     first, second = _files(deduped), _files(again)
     assert first.keys() == second.keys() and len(first) >= 5
     assert first == second

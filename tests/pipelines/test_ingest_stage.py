@@ -103,7 +103,7 @@ def test_two_runs_are_byte_identical(inputs, tmp_path):
 @pytest.mark.slow
 def test_runners_agree(inputs, tmp_path):
     _ingest(inputs, tmp_path / "direct", "--workers", "1")
-    _ingest(inputs, tmp_path / "multi", "--workers", "2")
+    _ingest(inputs, tmp_path / "multi", "--workers", "2", "--set", "runner.mode=multi_processing")
     _ingest(inputs, tmp_path / "dask", "--runner", "dask", "--workers", "2")
     reference = _digests(tmp_path / "direct")
     assert _digests(tmp_path / "multi") == reference
