@@ -125,7 +125,8 @@ def test_verbose_shows_the_traceback(tmp_path):
 def test_multi_process_ingest_is_quiet(tmp_path):
     run = tmp_path / "run"
     p = subprocess.run([sys.executable, "-m", "pipelines.cli", "ingest", "--input", *map(str, BOOKS),
-                        "--run", str(run), "--workers", "2"], capture_output=True, text=True, timeout=300)
+                        "--run", str(run), "--workers", "2", "--set", "runner.mode=multi_processing"],
+                       capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     chatter = [line for line in p.stderr.splitlines() if line.strip() and "curate.progress" not in line]
     assert chatter == [], p.stderr  # the progress lines and the result stay
