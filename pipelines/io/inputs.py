@@ -7,14 +7,16 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from filters.books import sniff_book_format
 from filters.document import Document, Rejected
 from pipelines.config import IngestConfig, InputSpec
+from pipelines.io.books import read_epub_file, read_pdf_file
 from pipelines.io.jsonl import read_jsonl
 from pipelines.io.records import FileContext
 from pipelines.io.text import read_parquet_file, read_text_file
 from pipelines.io.warc import read_warc
 
-_DEFAULT_KIND = {"warc": "web", "jsonl": "article", "parquet": "article", "text": "auto"}
+_DEFAULT_KIND = {"warc": "web", "jsonl": "article", "parquet": "article", "text": "auto", "epub": "book", "pdf": "book"}
 
 
 def detect_format(path: str) -> str:
@@ -28,7 +30,13 @@ def detect_format(path: str) -> str:
         return "jsonl"
     if name.endswith(".parquet"):
         return "parquet"
-    return "text"
+    if name.endswith((".pdf", ".epub")):
+        return name.rsplit(".", 1)[1]
+    try:  # by content: books often come without (or with a wrong) extension
+        with open(path, "rb") as f:
+            return sniff_book_format(f.read(1024)) or "text"
+    except OSError:
+        return "text"  # the reader reports it
 
 
 def _glob_base(pattern: str) -> str:
@@ -87,7 +95,8 @@ def list_input_files(specs: list[InputSpec]) -> list[InputFile]:
     return files
 
 
-_READERS = {"warc": read_warc, "jsonl": read_jsonl, "parquet": read_parquet_file, "text": read_text_file}
+_READERS = {"warc": read_warc, "jsonl": read_jsonl, "parquet": read_parquet_file, "text": read_text_file,
+            "epub": read_epub_file, "pdf": read_pdf_file}
 
 
 def read_input_file(f: InputFile, cfg: IngestConfig) -> Iterator[Document | Rejected]:

@@ -1,0 +1,262 @@
+"""PDF -> book text: per-page text from the PDF's text layer, then a book's page furniture taken off.
+
+Extraction is PDFium's (`pypdfium2`, Apache-2.0/BSD, the engine of Chrome's viewer, in C++) by default;
+pypdf (BSD, pure Python) is the other choice. `benchmarks/books.py` measured both side by side on the
+same generated books: PDFium is several times faster per page and recovers the text at least as well
+(figures in that script's output and the README), so it is the default and pypdf an option.
+
+What the text layer of a typeset book holds besides the text, and what is done about it:
+
+- running heads and folios: a line among the first or last `EDGE_LINES` of a page that recurs (digits
+  ignored) among the edge lines of a page at most `NEIGHBOUR_PAGES` away is a running head or foot (it
+  catches alternating verso/recto heads and per-chapter heads, which a "most pages" count misses); a
+  lone number ("12", "- 12 -", "Page 12", "xiv") at an edge is a page number. Both go.
+- hyphenated line ends: "whale-" + "boat" becomes "whaleboat"; the hyphen stays when the document
+  itself spells the word with a hyphen elsewhere and never without ("sea-" + "captain").
+- paragraphs: lines are re-joined with spaces; a paragraph ends at a line clearly shorter than the
+  page's full lines (the last line of a paragraph, a heading), measured per page so that a page set in
+  two columns keeps its narrower measure. Paragraphs continue across page breaks.
+- ligatures (U+FB00-FB06) are spelled out.
+
+A page without a text layer (a scan) gives no text; a file where no page has one is `no_text_layer`
+(OCR is out of scope). A file that needs a password is `encrypted`; one PDFium cannot parse is
+`unreadable_file`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from filters.books import BookError
+
+Library = Literal["pypdfium2", "pypdf"]
+LIBRARIES: tuple[str, ...] = ("pypdfium2", "pypdf")
+
+EDGE_LINES = 3
+NEIGHBOUR_PAGES = 2
+# A line shorter than this share of the page's full line length ends its paragraph. Full length is the
+# 75th percentile of the page's line lengths (most lines of a prose page are full).
+SHORT_LINE_SHARE = 0.75
+# Fewer letters and digits than this in the whole file: no text layer (a scan with a stray OCR-less
+# label or a blank page gives a handful).
+MIN_TEXT_CHARS = 20
+
+_NEWLINES = re.compile(r"\r\n|\r|\n")
+_PAGE_NUMBER = re.compile(r"^(?:[Pp]age\s+)?[-–—\s]*(?:\d{1,4}|[ivxlc]{1,6})[-–—\s]*(?:of\s+\d+)?$")
+_DIGITS = re.compile(r"\d+")
+_LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
+# A hyphen (or PDFium's \x02 marker of one, or a soft hyphen) ending a line after a letter.
+_LINE_END_HYPHEN = re.compile(r"(\w*[^\W\d_])[-\u00ad\x02]$")
+_LINE_START_WORD = re.compile(r"^([^\W\d_]\w*)")
+_TERMINAL = tuple('.!?:;"”’\')')
+_WORDS = re.compile(r"[^\W\d_](?:[\w]|-(?=\w))*")
+
+
+@dataclass
+class PdfText:
+    """What a PDF holds for us: the raw text of every page, its top-level outline and its metadata."""
+
+    pages: list[str]
+    outline: list[tuple[str, int]] = field(default_factory=list)  # (title, 0-based page), page order
+    meta: dict[str, str] = field(default_factory=dict)  # title, author when the file has them
+
+
+# ---- extraction ------------------------------------------------------------------------------------------
+
+
+def read_pdf(data: bytes, library: Library = "pypdfium2") -> PdfText:
+    """The text layer of every page; raises BookError(`encrypted` / `unreadable_file` / `no_text_layer`)."""
+    if library == "pypdfium2":
+        text = _read_pdfium(data)
+    elif library == "pypdf":
+        text = _read_pypdf(data)
+    else:
+        raise ValueError(f"unknown PDF library {library!r} (expected one of {', '.join(LIBRARIES)})")
+    if sum(ch.isalnum() for page in text.pages for ch in page) < MIN_TEXT_CHARS:
+        raise BookError("no_text_layer", f"{len(text.pages)} pages without extractable text")
+    return text
+
+
+def _read_pdfium(data: bytes) -> PdfText:
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as e:
+        if getattr(e, "err_code", None) == pdfium_c.FPDF_ERR_PASSWORD or "password" in str(e).lower():
+            raise BookError("encrypted", "the file needs a password") from None
+        raise BookError("unreadable_file", str(e)) from None
+    try:
+        pages = []
+        for i in range(len(pdf)):
+            page = pdf[i]
+            textpage = page.get_textpage()
+            pages.append(textpage.get_text_range())
+            textpage.close()
+            page.close()
+        outline = []
+        for item in pdf.get_toc():
+            if item.level == 0:
+                dest = item.get_dest()
+                index = dest.get_index() if dest is not None else None
+                if index is not None:
+                    outline.append((item.get_title(), index))
+        info = pdf.get_metadata_dict(skip_empty=True)
+    except pdfium.PdfiumError as e:
+        raise BookError("unreadable_file", str(e)) from None
+    finally:
+        pdf.close()
+    meta = {k.lower(): v for k, v in info.items() if k in ("Title", "Author")}
+    return PdfText(pages=pages, outline=sorted(outline, key=lambda t: t[1]), meta=meta)
+
+
+def _read_pypdf(data: bytes) -> PdfText:
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise BookError("encrypted", "the file needs a password")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        outline = []
+        for item in reader.outline:
+            if not isinstance(item, list):  # nested lists are sub-levels
+                outline.append((str(item.title), reader.get_destination_page_number(item)))
+        info = reader.metadata or {}
+        meta = {k: str(info.get(f"/{k.title()}")) for k in ("title", "author") if info.get(f"/{k.title()}")}
+    except BookError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError, AttributeError) as e:
+        raise BookError("unreadable_file", str(e)) from None
+    return PdfText(pages=pages, outline=sorted(outline, key=lambda t: t[1]), meta=meta)
+
+
+# ---- page furniture ----------------------------------------------------------------------------------------
+
+
+def page_lines(text: str) -> list[str]:
+    """A page's text as stripped, non-empty lines."""
+    lines = (" ".join(line.translate(_LIGATURES).split()) for line in _NEWLINES.split(text))
+    return [line for line in lines if line]
+
+
+def _edge_key(line: str) -> str:
+    return _DIGITS.sub("#", line.lower())
+
+
+def _edges(lines: list[str]) -> list[str]:
+    return lines if len(lines) <= 2 * EDGE_LINES else lines[:EDGE_LINES] + lines[-EDGE_LINES:]
+
+
+def strip_running_lines(pages: list[list[str]]) -> list[list[str]]:
+    """Each page's lines without page numbers and running heads/feet (see the module docstring)."""
+    edge_keys = [{_edge_key(line) for line in _edges(lines)} for lines in pages]
+    out = []
+    for i, lines in enumerate(pages):
+        near = [edge_keys[j] for j in range(max(0, i - NEIGHBOUR_PAGES), min(len(pages), i + NEIGHBOUR_PAGES + 1))
+                if j != i]
+        n = len(lines)
+        kept = []
+        for k, line in enumerate(lines):
+            if k < EDGE_LINES or k >= n - EDGE_LINES:
+                if _PAGE_NUMBER.match(line):
+                    continue
+                key = _edge_key(line)
+                if any(key in keys for keys in near):
+                    continue
+            kept.append(line)
+        out.append(kept)
+    return out
+
+
+# ---- lines -> paragraphs ---------------------------------------------------------------------------------
+
+
+def _full_length(lines: list[str]) -> int:
+    if not lines:
+        return 0
+    lengths = sorted(len(line) for line in lines)
+    return lengths[(len(lengths) * 3) // 4]
+
+
+def vocabulary(pages: list[list[str]]) -> set[str]:
+    """Lower-cased words as the document spells them (hyphenated compounds whole) for de-hyphenation."""
+    vocab: set[str] = set()
+    for lines in pages:
+        for line in lines:
+            # A word cut at the line end is not a spelling: leave the last word of hyphen-ended lines out.
+            words = _WORDS.findall(line.lower())
+            if _LINE_END_HYPHEN.search(line) and words:
+                words = words[:-1]
+            vocab.update(words)
+    return vocab
+
+
+def _join(left: str, right: str, vocab: set[str]) -> str:
+    m, n = _LINE_END_HYPHEN.search(left), _LINE_START_WORD.match(right)
+    if m and n and right[0].islower():
+        head, tail = m.group(1), n.group(1)
+        joined, hyphenated = (head + tail).lower(), f"{head}-{tail}".lower()
+        keep_hyphen = hyphenated in vocab and joined not in vocab
+        return left[: m.end(1)] + ("-" if keep_hyphen else "") + right
+    return f"{left} {right}"
+
+
+def pages_to_text(pages: list[list[str]], vocab: set[str]) -> str:
+    """Cleaned page lines -> paragraphs separated by blank lines, joined across lines and page breaks."""
+    paragraphs: list[str] = []
+    current = ""
+    for lines in pages:
+        full = _full_length(lines)
+        for line in lines:
+            current = _join(current, line, vocab) if current else line
+            if len(line) < SHORT_LINE_SHARE * full:
+                paragraphs.append(current)
+                current = ""
+    if current:
+        paragraphs.append(current)
+    return "\n\n".join(paragraphs)
+
+
+# ---- a file -> documents -------------------------------------------------------------------------------------
+
+
+@dataclass
+class BookPart:
+    """One document of a book: where it starts (1-based page), its text and what the file says of it."""
+
+    page: int
+    text: str
+    meta: dict[str, str | int]
+
+
+def pdf_documents(pdf: PdfText, split: Literal["file", "chapter"] = "file") -> list[BookPart]:
+    """The book as one document, or one per top-level outline entry (`chapter`) when it has an outline."""
+    pages = strip_running_lines([page_lines(p) for p in pdf.pages])
+    vocab = vocabulary(pages)
+    meta: dict[str, str | int] = {**pdf.meta, "pages": len(pages)}
+    empty = [i + 1 for i, p in enumerate(pdf.pages) if not page_lines(p)]
+    if empty:
+        meta["pages_without_text"] = len(empty)
+    starts = sorted({page for _, page in pdf.outline if 0 <= page < len(pages)}) if split == "chapter" else []
+    if not starts:
+        return [BookPart(page=1, text=pages_to_text(pages, vocab), meta=meta)]
+    titles = {}
+    for title, page in pdf.outline:
+        titles.setdefault(page, title)
+    if starts[0] != 0:  # front matter before the first chapter is a part of its own
+        starts.insert(0, 0)
+    bounds = [*starts, len(pages)]
+    parts = []
+    for start, end in zip(bounds, bounds[1:], strict=False):
+        part_meta = dict(meta)
+        if start in titles:
+            part_meta["chapter"] = titles[start]
+        parts.append(BookPart(page=start + 1, text=pages_to_text(pages[start:end], vocab), meta=part_meta))
+    return parts
