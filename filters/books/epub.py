@@ -34,7 +34,7 @@ _XHTML_TYPES = ("application/xhtml+xml", "text/html")
 # A spine item whose text is more than this share link text (with at least TOC_MIN_LINKS links) is a
 # table of contents.
 TOC_LINK_SHARE = 0.5
-TOC_MIN_LINKS = 3
+TOC_MIN_LINKS = 2
 # Decompressed size limit of one member: a ZIP bomb must not exhaust a worker.
 MAX_MEMBER_BYTES = 64 * 1024 * 1024
 
@@ -69,11 +69,11 @@ def is_table_of_contents(html: str) -> bool:
     body = tree.body
     if body is None:
         return False
-    total = len(body.text.strip())
+    total = len("".join(body.text.split()))
     links = body.get_elements_by_tag_name("a")
     if total == 0 or len(links) < TOC_MIN_LINKS:
         return False
-    return sum(len(a.text.strip()) for a in links) / total > TOC_LINK_SHARE
+    return sum(len("".join(a.text.split())) for a in links) / total > TOC_LINK_SHARE
 
 
 def read_epub(data: bytes) -> EpubText:

@@ -36,8 +36,10 @@ LIBRARIES: tuple[str, ...] = ("pypdfium2", "pypdf")
 
 EDGE_LINES = 3
 NEIGHBOUR_PAGES = 2
-# A line shorter than this share of the page's full line length ends its paragraph. Full length is the
-# 75th percentile of the page's line lengths (most lines of a prose page are full).
+# Paragraph ends (see `_ends_paragraph`). A page's full line length is the 90th percentile of its line
+# lengths in characters; characters differ in width, hence the slack. The last line of a page (no next
+# line to test) ends a paragraph when clearly short.
+FIT_SHARE = 0.9
 SHORT_LINE_SHARE = 0.75
 # Fewer letters and digits than this in the whole file: no text layer (a scan with a stray OCR-less
 # label or a blank page gives a handful).
@@ -47,8 +49,10 @@ _NEWLINES = re.compile(r"\r\n|\r|\n")
 _PAGE_NUMBER = re.compile(r"^(?:[Pp]age\s+)?[-–—\s]*(?:\d{1,4}|[ivxlc]{1,6})[-–—\s]*(?:of\s+\d+)?$")
 _DIGITS = re.compile(r"\d+")
 _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
-# A hyphen (or PDFium's \x02 marker of one, or a soft hyphen) ending a line after a letter.
-_LINE_END_HYPHEN = re.compile(r"(\w*[^\W\d_])[-\u00ad\x02]$")
+# A hyphen ending a line after a letter: "-", a soft hyphen, or PDFium's marker of a hyphen it judged a
+# line-break one (U+FFFE; \x02 in older builds).
+_LINE_END_HYPHEN = re.compile(r"(\w*[^\W\d_])[-\u00ad\x02\ufffe]$")
+_STRAY_MARKERS = re.compile("[\x02\ufffe]")
 _LINE_START_WORD = re.compile(r"^([^\W\d_]\w*)")
 _TERMINAL = tuple('.!?:;"”’\')')
 _WORDS = re.compile(r"[^\W\d_](?:[\w]|-(?=\w))*")
@@ -142,6 +146,9 @@ def _read_pypdf(data: bytes) -> PdfText:
 
 def page_lines(text: str) -> list[str]:
     """A page's text as stripped, non-empty lines."""
+    # PDFium joins a line that ends in a hyphen it judged a line-break one to the next, leaving U+FFFE
+    # where the hyphen was: put the line break back so that both libraries give the same lines.
+    text = text.replace("\ufffe", "\ufffe\n")
     lines = (" ".join(line.translate(_LIGATURES).split()) for line in _NEWLINES.split(text))
     return [line for line in lines if line]
 
@@ -182,7 +189,16 @@ def _full_length(lines: list[str]) -> int:
     if not lines:
         return 0
     lengths = sorted(len(line) for line in lines)
-    return lengths[(len(lengths) * 3) // 4]
+    return lengths[(len(lengths) * 9) // 10]
+
+
+def _ends_paragraph(line: str, following: str | None, full: int) -> bool:
+    """A line ends its paragraph when the next line's first word would have fitted on it: the typesetter
+    broke the line on purpose (Knuth-Plass and greedy fillers alike only break early at a paragraph end)."""
+    if following is None:
+        return len(line) < SHORT_LINE_SHARE * full
+    first_word = following.split(" ", 1)[0]
+    return len(line) + 1 + len(first_word) < FIT_SHARE * full
 
 
 def vocabulary(pages: list[list[str]]) -> set[str]:
@@ -212,16 +228,18 @@ def pages_to_text(pages: list[list[str]], vocab: set[str]) -> str:
     """Cleaned page lines -> paragraphs separated by blank lines, joined across lines and page breaks."""
     paragraphs: list[str] = []
     current = ""
-    for lines in pages:
+    for p, lines in enumerate(pages):
         full = _full_length(lines)
-        for line in lines:
+        for k, line in enumerate(lines):
             current = _join(current, line, vocab) if current else line
-            if len(line) < SHORT_LINE_SHARE * full:
+            following = lines[k + 1] if k + 1 < len(lines) else next(iter(pages[p + 1]), None) if p + 1 < len(
+                pages) else None
+            if _ends_paragraph(line, following, full):
                 paragraphs.append(current)
                 current = ""
     if current:
         paragraphs.append(current)
-    return "\n\n".join(paragraphs)
+    return _STRAY_MARKERS.sub("", "\n\n".join(paragraphs))
 
 
 # ---- a file -> documents -------------------------------------------------------------------------------------
