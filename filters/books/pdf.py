@@ -121,7 +121,6 @@ def _read_pypdf(data: bytes) -> PdfText:
     import io
 
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     try:
         reader = PdfReader(io.BytesIO(data))
@@ -136,8 +135,8 @@ def _read_pypdf(data: bytes) -> PdfText:
         meta = {k: str(info.get(f"/{k.title()}")) for k in ("title", "author") if info.get(f"/{k.title()}")}
     except BookError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError, AttributeError) as e:
-        raise BookError("unreadable_file", str(e)) from None
+    except Exception as e:  # pypdf raises many types on damaged files; any of them: this file is unreadable
+        raise BookError("unreadable_file", f"{type(e).__name__}: {e}") from None
     return PdfText(pages=pages, outline=sorted(outline, key=lambda t: t[1]), meta=meta)
 
 
@@ -259,9 +258,9 @@ def pdf_documents(pdf: PdfText, split: Literal["file", "chapter"] = "file") -> l
     pages = strip_running_lines([page_lines(p) for p in pdf.pages])
     vocab = vocabulary(pages)
     meta: dict[str, str | int] = {**pdf.meta, "pages": len(pages)}
-    empty = [i + 1 for i, p in enumerate(pdf.pages) if not page_lines(p)]
+    empty = sum(1 for lines in pages if not lines)  # scanned pages (a running head at most), blank pages
     if empty:
-        meta["pages_without_text"] = len(empty)
+        meta["pages_without_text"] = empty
     starts = sorted({page for _, page in pdf.outline if 0 <= page < len(pages)}) if split == "chapter" else []
     if not starts:
         return [BookPart(page=1, text=pages_to_text(pages, vocab), meta=meta)]

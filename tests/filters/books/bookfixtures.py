@@ -203,7 +203,7 @@ def make_scanned_pdf(text: str) -> bytes:
     from fpdf import FPDF
     from PIL import Image, ImageDraw, ImageFont
 
-    pdf = FPDF(unit="pt", format="A5")
+    pdf = FPDF(unit="pt", format=(420, 595))
     for _ in range(2):
         pdf.add_page()
         img = Image.new("L", (600, 800), 255)
@@ -229,7 +229,7 @@ def make_epub(
     from ebooklib import epub
 
     book = epub.EpubBook()
-    book.set_identifier(f"test-{abs(hash(title))}")
+    book.set_identifier("curate-test-" + re.sub(r"\W+", "-", title.lower()))
     book.set_title(title)
     book.set_language("en")
     book.add_author(author)
