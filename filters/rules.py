@@ -1,6 +1,6 @@
 """The rule chain: every filter in order, cheapest first, stopping at the first rule that drops.
 
-    url -> lid -> gopher_quality -> c4 -> gopher_repetition -> fineweb -> badwords -> quality -> pii
+    url -> lid -> gopher_quality -> c4 -> gopher_repetition -> fineweb -> badwords -> book_quality -> quality -> pii
 
 The URL rule needs only the URL; language ID is one native fastText call per batch and its label
 decides which language-specific rules apply; the Gopher quality checks are counts over one
@@ -18,6 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 from filters.badwords import BadWords
+from filters.book_quality import SIGNALS as BOOK_QUALITY_SIGNALS
+from filters.book_quality import book_quality
 from filters.c4 import c4_clean
 from filters.config import FilterConfig
 from filters.document import Document, Rejected
@@ -59,6 +61,7 @@ SIGNALS: dict[str, str] = {
     "pii_email": "int",
     "pii_ip": "int",
     "pii_phone": "int",
+    **BOOK_QUALITY_SIGNALS,
 }
 
 #: Extra columns of a rejected record.
@@ -69,7 +72,8 @@ REJECTED_EXTRAS: dict[str, str] = {
     "threshold": "float",
 }
 
-ORDER = ("url", "lid", "gopher_quality", "c4", "gopher_repetition", "fineweb", "badwords", "quality", "pii")
+ORDER = ("url", "lid", "gopher_quality", "c4", "gopher_repetition", "fineweb", "badwords", "book_quality", "quality",
+         "pii")
 
 
 def _reject(doc: Document, drop: Drop) -> Rejected:
@@ -110,6 +114,7 @@ class FilterChain:
             "gopher_repetition": cfg.gopher_repetition.enabled,
             "fineweb": cfg.fineweb.enabled,
             "badwords": self.badwords is not None,
+            "book_quality": cfg.book_quality.enabled,
             "quality": self.quality is not None,
             "pii": self.pii is not None,
         }
@@ -172,7 +177,6 @@ class FilterChain:
         kind = doc.kind
         signals: dict[str, Any] = doc.signals
         stats = TextStats(doc.text)
-
         if cfg.gopher_quality.applies(kind, lang):
             drop = gopher_quality(stats, cfg.gopher_quality, lang, signals)
             if drop:
@@ -203,6 +207,9 @@ class FilterChain:
             drop = self.badwords.check(text, lang, signals)
             if drop:
                 return drop
+
+        if cfg.book_quality.applies(kind, lang) and (drop := book_quality(doc.text, cfg.book_quality, signals)):
+            return drop
 
         doc.text = text
         return None
