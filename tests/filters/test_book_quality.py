@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from filters.book_quality import SIGNALS, book_quality, book_signals, is_garbage_line
+from filters.book_quality import SIGNALS, book_quality, is_garbage_line
 from filters.config import BookQualityConfig, FilterConfig, LidConfig
 from filters.document import Document
 from filters.rules import SIGNALS as CHAIN_SIGNALS
