@@ -41,15 +41,12 @@ from filters.books.pdf import LIBRARIES, pdf_documents, read_pdf  # noqa: E402
 from filters.gutenberg import strip_gutenberg  # noqa: E402
 from tests.filters.books.bookfixtures import make_epub, make_pdf, text_to_chapters, word_f1  # noqa: E402
 
-START, END = "*** START OF", "*** END OF"
-
 
 def split_license(text: str) -> tuple[str, str, str]:
-    """(header, body, footer) of a Project Gutenberg .txt at its START / END marker lines."""
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.startswith(START)), -1)
-    end = next((i for i, line in enumerate(lines) if line.startswith(END)), len(lines))
-    return "\n".join(lines[: start + 1]), "\n".join(lines[start + 1 : end]), "\n".join(lines[end:])
+    """(header, body, footer) of a Project Gutenberg .txt, cut where `filters.gutenberg` cuts."""
+    body = strip_gutenberg(text)
+    start = text.index(body)
+    return text[:start], body, text[start + len(body) :]
 
 
 def paragraphs(text: str) -> list[str]:

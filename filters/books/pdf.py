@@ -9,8 +9,9 @@ What the text layer of a typeset book holds besides the text, and what is done a
 
 - running heads and folios: a line among the first or last `EDGE_LINES` of a page that recurs (digits
   ignored) among the edge lines of a page at most `NEIGHBOUR_PAGES` away is a running head or foot (it
-  catches alternating verso/recto heads and per-chapter heads, which a "most pages" count misses); a
-  lone number ("12", "- 12 -", "Page 12", "xiv") at an edge is a page number. Both go.
+  catches alternating verso/recto heads and per-chapter heads, which a "most pages" count misses); its
+  first occurrence stays (a chapter heading the heads repeat) unless it is the book's title. A lone
+  number ("12", "- 12 -", "Page 12", "xiv") at an edge is a page number. Both go.
 - hyphenated line ends: "whale-" + "boat" becomes "whaleboat"; the hyphen stays when the document
   itself spells the word with a hyphen elsewhere and never without ("sea-" + "captain").
 - paragraphs: lines are re-joined with spaces; a paragraph ends at a line clearly shorter than the
@@ -160,9 +161,17 @@ def _edges(lines: list[str]) -> list[str]:
     return lines if len(lines) <= 2 * EDGE_LINES else lines[:EDGE_LINES] + lines[-EDGE_LINES:]
 
 
-def strip_running_lines(pages: list[list[str]]) -> list[list[str]]:
-    """Each page's lines without page numbers and running heads/feet (see the module docstring)."""
+def strip_running_lines(pages: list[list[str]], title: str | None = None) -> list[list[str]]:
+    """Each page's lines without page numbers and running heads/feet (see the module docstring).
+
+    The first occurrence of a repeated edge line is kept unless it is the book's title: it is the chapter
+    heading that the running heads of the chapter's pages then repeat. (A running head that is not the
+    title leaks once per document that way; taking the heading with the heads would lose every chapter
+    title.)
+    """
     edge_keys = [{_edge_key(line) for line in _edges(lines)} for lines in pages]
+    title_key = _edge_key(" ".join(title.split())) if title else None
+    seen: set[str] = set()
     out = []
     for i, lines in enumerate(pages):
         near = [edge_keys[j] for j in range(max(0, i - NEIGHBOUR_PAGES), min(len(pages), i + NEIGHBOUR_PAGES + 1))
@@ -174,8 +183,9 @@ def strip_running_lines(pages: list[list[str]]) -> list[list[str]]:
                 if _PAGE_NUMBER.match(line):
                     continue
                 key = _edge_key(line)
-                if any(key in keys for keys in near):
+                if key == title_key or (any(key in keys for keys in near) and key in seen):
                     continue
+                seen.add(key)
             kept.append(line)
         out.append(kept)
     return out
@@ -255,7 +265,7 @@ class BookPart:
 
 def pdf_documents(pdf: PdfText, split: Literal["file", "chapter"] = "file") -> list[BookPart]:
     """The book as one document, or one per top-level outline entry (`chapter`) when it has an outline."""
-    pages = strip_running_lines([page_lines(p) for p in pdf.pages])
+    pages = strip_running_lines([page_lines(p) for p in pdf.pages], pdf.meta.get("title"))
     vocab = vocabulary(pages)
     meta: dict[str, str | int] = {**pdf.meta, "pages": len(pages)}
     empty = sum(1 for lines in pages if not lines)  # scanned pages (a running head at most), blank pages
