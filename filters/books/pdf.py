@@ -27,6 +27,7 @@ A page without a text layer (a scan) gives no text; a file where no page has one
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -45,6 +46,10 @@ SHORT_LINE_SHARE = 0.75
 # Fewer letters and digits than this in the whole file: no text layer (a scan with a stray OCR-less
 # label or a blank page gives a handful).
 MIN_TEXT_CHARS = 20
+
+# PDFium is not thread-safe (pypdfium2's documentation): one document at a time per process, so that
+# Beam's multi_threading mode cannot corrupt it. Processes (the default with several workers) run freely.
+_PDFIUM_LOCK = threading.Lock()
 
 _NEWLINES = re.compile(r"\r\n|\r|\n")
 _PAGE_NUMBER = re.compile(r"^(?:[Pp]age\s+)?[-–—\s]*(?:\d{1,4}|[ivxlc]{1,6})[-–—\s]*(?:of\s+\d+)?$")
@@ -74,7 +79,8 @@ class PdfText:
 def read_pdf(data: bytes, library: Library = "pypdfium2") -> PdfText:
     """The text layer of every page; raises BookError(`encrypted` / `unreadable_file` / `no_text_layer`)."""
     if library == "pypdfium2":
-        text = _read_pdfium(data)
+        with _PDFIUM_LOCK:
+            text = _read_pdfium(data)
     elif library == "pypdf":
         text = _read_pypdf(data)
     else:
