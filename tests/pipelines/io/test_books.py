@@ -72,3 +72,13 @@ def test_one_document_per_chapter(books, tmp_path):
     by_location = {d["location"]: json.loads(d["meta"])["chapter"] for d in pdf_docs}
     assert by_location == {f"page={page + 1}": title for title, page in starts}
     assert len({d["id"] for d in pdf_docs}) == 2
+
+
+def test_filter_stage_writes_book_quality_columns(books, tmp_path):
+    run = tmp_path / "run"
+    _run(books, run)
+    assert curate(["filter", "--run", str(run), "--workers", "1"]) == 0
+    kept = {Path(r["source"]).name: r for r in pq.read_table(run / "filter").to_pylist()}
+    for name in ("moby.epub", "moby.pdf"):
+        assert kept[name]["book_garbage_line_share"] == 0.0
+        assert kept[name]["book_alpha_share"] > 0.9
