@@ -54,14 +54,17 @@ _PDFIUM_LOCK = threading.Lock()
 _NEWLINES = re.compile(r"\r\n|\r|\n")
 _PAGE_NUMBER = re.compile(r"^(?:[Pp]age\s+)?[-–—\s]*(?:\d{1,4}|[ivxlc]{1,6})[-–—\s]*(?:of\s+\d+)?$")
 _DIGITS = re.compile(r"\d+")
+_HAS_LIGATURE = re.compile("[\ufb00-\ufb06]")
 _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
 # A hyphen ending a line after a letter: "-", a soft hyphen, or PDFium's marker of a hyphen it judged a
 # line-break one (U+FFFE; \x02 in older builds).
 _LINE_END_HYPHEN = re.compile(r"(\w*[^\W\d_])[-\u00ad\x02\ufffe]$")
+_HYPHENS = "-\u00ad\x02\ufffe"
+_JOIN_WINDOW = 80  # characters at the end of a line searched for a hyphenated word
 _STRAY_MARKERS = re.compile("[\x02\ufffe]")
 _LINE_START_WORD = re.compile(r"^([^\W\d_]\w*)")
 _TERMINAL = tuple('.!?:;"”’\')')
-_WORDS = re.compile(r"[^\W\d_](?:[\w]|-(?=\w))*")
+_WORDS = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 
 
 @dataclass
@@ -155,7 +158,9 @@ def page_lines(text: str) -> list[str]:
     # PDFium joins a line that ends in a hyphen it judged a line-break one to the next, leaving U+FFFE
     # where the hyphen was: put the line break back so that both libraries give the same lines.
     text = text.replace("\ufffe", "\ufffe\n")
-    lines = (" ".join(line.translate(_LIGATURES).split()) for line in _NEWLINES.split(text))
+    if _HAS_LIGATURE.search(text):
+        text = text.translate(_LIGATURES)
+    lines = (" ".join(line.split()) for line in _NEWLINES.split(text))
     return [line for line in lines if line]
 
 
@@ -217,25 +222,24 @@ def _ends_paragraph(line: str, following: str | None, full: int) -> bool:
 
 
 def vocabulary(pages: list[list[str]]) -> set[str]:
-    """Lower-cased words as the document spells them (hyphenated compounds whole) for de-hyphenation."""
-    vocab: set[str] = set()
-    for lines in pages:
-        for line in lines:
-            # A word cut at the line end is not a spelling: leave the last word of hyphen-ended lines out.
-            words = _WORDS.findall(line.lower())
-            if _LINE_END_HYPHEN.search(line) and words:
-                words = words[:-1]
-            vocab.update(words)
-    return vocab
+    """Lower-cased words as the document spells them (hyphenated compounds whole) for de-hyphenation.
+
+    The halves of words cut at a line end come in too ("noth" of "noth-/ing"); they never equal a whole
+    word or compound looked up in `_join`, so they do no harm."""
+    return set(_WORDS.findall("\n".join(line for lines in pages for line in lines).lower()))
 
 
 def _join(left: str, right: str, vocab: set[str]) -> str:
-    m, n = _LINE_END_HYPHEN.search(left), _LINE_START_WORD.match(right)
-    if m and n and right[0].islower():
+    # Only the end of `left` (a growing paragraph) is searched: a search over all of it is quadratic.
+    if left[-1] not in _HYPHENS or not right[0].islower():
+        return f"{left} {right}"
+    end = left[-_JOIN_WINDOW:]
+    m, n = _LINE_END_HYPHEN.search(end), _LINE_START_WORD.match(right)
+    if m and n:
         head, tail = m.group(1), n.group(1)
         joined, hyphenated = (head + tail).lower(), f"{head}-{tail}".lower()
         keep_hyphen = hyphenated in vocab and joined not in vocab
-        return left[: m.end(1)] + ("-" if keep_hyphen else "") + right
+        return left[: len(left) - len(end) + m.end(1)] + ("-" if keep_hyphen else "") + right
     return f"{left} {right}"
 
 
