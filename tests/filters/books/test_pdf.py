@@ -139,3 +139,10 @@ def test_rejections(book_pdf, library):
     with pytest.raises(BookError) as e:
         read_pdf(book_pdf[: len(book_pdf) // 2], library)
     assert e.value.reason == "unreadable_file"
+
+
+def test_page_lines_ligatures_and_pdfium_hyphen_marker():
+    from filters.books.pdf import page_lines
+
+    # PDFium joins a line ending in a break hyphen to the next with U+FFFE: the break is put back.
+    assert page_lines("a \ufb01ne  day\r\nnoth\ufffeing more\n\n") == ["a fine day", "noth\ufffe", "ing more"]
