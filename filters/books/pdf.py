@@ -5,8 +5,7 @@ default; pypdf (BSD-3, pure Python) is the other choice. `benchmarks/books.py` m
 on the same 2,029 typeset pages of six Gutenberg books: PDFium reads the text layer 4.2x faster (~1,650
 vs ~390 pages/s/core; 3.5x with this module's cleaning included) and both recover the text equally well
 (word F1 0.9996 against the .txt): PDFium is the default, pypdf an option (`ingest.pdf_library`).
-PyMuPDF is faster still but AGPL, which a service embedding it would have to accept; pdfminer.six is
-slower than pypdf.
+PyMuPDF (not measured) was left out for its license: AGPL-3.0.
 
 What the text layer of a typeset book holds besides the text, and what is done about it:
 
