@@ -44,8 +44,14 @@ def _run(books: Path, run: Path, *extra: str) -> tuple[list[dict], dict[str, str
     return docs, rejected
 
 
-def test_ingest_books(books, tmp_path):
-    docs, rejected = _run(books, tmp_path / "run")
+@pytest.fixture(scope="module")
+def ingested(books, tmp_path_factory) -> tuple[Path, list[dict], dict[str, str]]:
+    run = tmp_path_factory.mktemp("run")
+    return run, *_run(books, run)
+
+
+def test_ingest_books(ingested):
+    run, docs, rejected = ingested
     assert rejected == {"scan.pdf": "no_text_layer", "locked.pdf": "encrypted", "cut.pdf": "unreadable_file"}
     by_name = {Path(d["source"]).name: d for d in docs}
     assert sorted(by_name) == ["moby-no-extension", "moby.epub", "moby.pdf", "notes.txt"]
@@ -60,7 +66,7 @@ def test_ingest_books(books, tmp_path):
     assert json.loads(by_name["moby.pdf"]["meta"])["format"] == "pdf"
     assert json.loads(by_name["moby.epub"]["meta"])["format"] == "epub"
     assert by_name["moby-no-extension"]["text"] == by_name["moby.pdf"]["text"]
-    success = json.loads((tmp_path / "run" / "ingest" / "_SUCCESS").read_text())
+    success = json.loads((run / "ingest" / "_SUCCESS").read_text())
     assert success["rejected_by_reason"] == {"encrypted": 1, "no_text_layer": 1, "unreadable_file": 1}
 
 
@@ -74,9 +80,8 @@ def test_one_document_per_chapter(books, tmp_path):
     assert len({d["id"] for d in pdf_docs}) == 2
 
 
-def test_filter_stage_writes_book_quality_columns(books, tmp_path):
-    run = tmp_path / "run"
-    _run(books, run)
+def test_filter_stage_writes_book_quality_columns(ingested):
+    run = ingested[0]
     assert curate(["filter", "--run", str(run), "--workers", "1"]) == 0
     kept = {Path(r["source"]).name: r for r in pq.read_table(run / "filter").to_pylist()}
     for name in ("moby.epub", "moby.pdf"):
