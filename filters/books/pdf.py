@@ -16,14 +16,15 @@ What the text layer of a typeset book holds besides the text, and what is done a
   number ("12", "- 12 -", "Page 12", "xiv") at an edge is a page number. Both go.
 - hyphenated line ends: "whale-" + "boat" becomes "whaleboat"; the hyphen stays when the document
   itself spells the word with a hyphen elsewhere and never without ("sea-" + "captain").
-- paragraphs: lines are re-joined with spaces; a paragraph ends at a line clearly shorter than the
-  page's full lines (the last line of a paragraph, a heading), measured per page so that a page set in
-  two columns keeps its narrower measure. Paragraphs continue across page breaks.
+- paragraphs: lines are re-joined with spaces; a paragraph ends at a line the next line's first word
+  would have fitted on (the typesetter broke it on purpose: a paragraph's last line, a heading), line
+  widths measured per page so that a page set in two columns keeps its narrower measure. Paragraphs
+  continue across page breaks.
 - ligatures (U+FB00-FB06) are spelled out.
 
 A page without a text layer (a scan) gives no text; a file where no page has one is `no_text_layer`
-(OCR is out of scope). A file that needs a password is `encrypted`; one PDFium cannot parse is
-`unreadable_file`.
+(OCR is out of scope). A file that needs a password is `encrypted`; one the library cannot parse
+(truncated, damaged) is `unreadable_file`.
 """
 
 from __future__ import annotations
@@ -65,7 +66,6 @@ _HYPHENS = "-\u00ad\x02\ufffe"
 _JOIN_WINDOW = 80  # characters at the end of a line searched for a hyphenated word
 _STRAY_MARKERS = re.compile("[\x02\ufffe]")
 _LINE_START_WORD = re.compile(r"^([^\W\d_]\w*)")
-_TERMINAL = tuple('.!?:;"”’\')')
 _WORDS = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 
 
