@@ -3,7 +3,7 @@
     nice python benchmarks/books.py [--books '../shared/corpus/books/pg*.txt'] [--repeat 3] [--out DIR]
 
 1. Each `.txt` book (license header and footer included, as Project Gutenberg ships it) is turned into
-   an EPUB 3 (ebooklib: the license header and footer as their own spine items, a contents page, one
+   an EPUB 3 (zipfile, as OCF lays it out: the license header and footer as their own spine items, a contents page, one
    XHTML file per chapter, `<p>` per paragraph) and a typeset PDF (fpdf2: A5, DejaVu Serif 10.5pt,
    hyphenated line ends, running heads, page numbers, an outline entry per chapter), with the helpers
    of `tests/filters/books/bookfixtures.py`.

@@ -1,4 +1,4 @@
-"""Books made for the tests and benchmarks/books.py: PDFs typeset with fpdf2, EPUBs written with ebooklib.
+"""Books made for the tests and benchmarks/books.py: PDFs typeset with fpdf2, EPUBs written with zipfile.
 
 The PDF layout does what a book printer does and a text extractor has to undo: lines filled and long
 words hyphenated at the line end, a running head (the book title on even pages, the chapter on odd
@@ -221,49 +221,66 @@ def make_epub(
     back: list[str] | None = None,
     contents_page: bool = True,
 ) -> bytes:
-    """An EPUB 3 with a nav document and NCX in the spine's reach, an optional contents page and front/back
-    matter items (e.g. a Project Gutenberg license header and footer), one XHTML file per chapter."""
+    """An EPUB 3 as the OCF spec lays it out (written with zipfile): the nav document in the spine, an NCX,
+    an optional contents page and front/back matter items (e.g. a Project Gutenberg license header and
+    footer), one XHTML file per chapter.
+
+    (ebooklib wrote these at first; in the full test run its use made fastText training in a later test
+    hit NaN, so the few lines of OCF are written here.)"""
     import html
-    import tempfile
+    import zipfile
 
-    from ebooklib import epub
+    esc = html.escape
 
-    book = epub.EpubBook()
-    book.set_identifier("curate-test-" + re.sub(r"\W+", "-", title.lower()))
-    book.set_title(title)
-    book.set_language("en")
-    book.add_author(author)
+    def xhtml(heading: str, body: str) -> str:
+        return ('<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE html>\n'
+                '<html xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops" lang="en">'
+                f"<head><title>{esc(heading or title)}</title></head><body>{body}</body></html>")
 
-    def page(name: str, heading: str, paragraphs: list[str]) -> epub.EpubHtml:
-        item = epub.EpubHtml(title=heading or name, file_name=f"{name}.xhtml", lang="en")
-        body = f"<h2>{html.escape(heading)}</h2>" if heading else ""
-        body += "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
-        item.content = f"<html><head><title>{html.escape(title)}</title></head><body>{body}</body></html>"
-        book.add_item(item)
-        return item
+    def page(heading: str, paragraphs: list[str]) -> str:
+        body = f"<h2>{esc(heading)}</h2>" if heading else ""
+        return xhtml(heading, body + "".join(f"<p>{esc(p)}</p>" for p in paragraphs))
 
-    spine: list = ["nav"]
+    items: list[tuple[str, str, str]] = []  # (id, file name, content), in spine order after nav
     if front:
-        spine.append(page("front", "", front))
-    items = [page(f"chapter{i:03d}", h, ps) for i, (h, ps) in enumerate(chapters)]
+        items.append(("front", "front.xhtml", page("", front)))
+    names = [f"chapter{i:03d}.xhtml" for i in range(len(chapters))]
     if contents_page:
-        links = "".join(f'<p><a href="chapter{i:03d}.xhtml">{html.escape(h or "Part")}</a></p>'
-                        for i, (h, _) in enumerate(chapters))
-        toc = epub.EpubHtml(title="Contents", file_name="contents.xhtml", lang="en")
-        toc.content = f"<html><head><title>Contents</title></head><body><h2>Contents</h2>{links}</body></html>"
-        book.add_item(toc)
-        spine.append(toc)
-    spine.extend(items)
+        links = "".join(f'<p><a href="{n}">{esc(h or "Part")}</a></p>' for n, (h, _) in zip(names, chapters, strict=True))
+        items.append(("contents", "contents.xhtml", xhtml("Contents", f"<h2>Contents</h2>{links}")))
+    items += [(n.removesuffix(".xhtml"), n, page(h, ps)) for n, (h, ps) in zip(names, chapters, strict=True)]
     if back:
-        spine.append(page("back", "", back))
-    book.toc = items
-    book.add_item(epub.EpubNcx())
-    book.add_item(epub.EpubNav())
-    book.spine = spine
-    with tempfile.TemporaryDirectory() as d:
-        path = Path(d) / "book.epub"
-        epub.write_epub(str(path), book)
-        return path.read_bytes()
+        items.append(("back", "back.xhtml", page("", back)))
+    nav_links = "".join(f'<li><a href="{n}">{esc(h or "Part")}</a></li>' for n, (h, _) in zip(names, chapters, strict=True))
+    nav = xhtml("Contents", f'<nav epub:type="toc" id="toc"><h2>Contents</h2><ol>{nav_links}</ol></nav>')
+    ncx_points = "".join(
+        f'<navPoint id="np{i}" playOrder="{i + 1}"><navLabel><text>{esc(h or "Part")}</text></navLabel>'
+        f'<content src="{n}"/></navPoint>' for i, (n, (h, _)) in enumerate(zip(names, chapters, strict=True)))
+    ncx = ('<?xml version="1.0" encoding="utf-8"?><ncx xmlns="http://www.daisy.org/z3986/2005/ncx/" version="2005-1">'
+           f"<head/><docTitle><text>{esc(title)}</text></docTitle><navMap>{ncx_points}</navMap></ncx>")
+    manifest = ('<item id="nav" href="nav.xhtml" media-type="application/xhtml+xml" properties="nav"/>'
+                '<item id="ncx" href="toc.ncx" media-type="application/x-dtbncx+xml"/>'
+                + "".join(f'<item id="{i}" href="{n}" media-type="application/xhtml+xml"/>' for i, n, _ in items))
+    spine = '<itemref idref="nav"/>' + "".join(f'<itemref idref="{i}"/>' for i, _, _ in items)
+    opf = ('<?xml version="1.0" encoding="utf-8"?>'
+           '<package xmlns="http://www.idpf.org/2007/opf" version="3.0" unique-identifier="id">'
+           '<metadata xmlns:dc="http://purl.org/dc/elements/1.1/">'
+           f'<dc:identifier id="id">curate-test-{re.sub(r"[^a-z0-9]+", "-", title.lower())}</dc:identifier>'
+           f"<dc:title>{esc(title)}</dc:title><dc:creator>{esc(author)}</dc:creator><dc:language>en</dc:language>"
+           f'</metadata><manifest>{manifest}</manifest><spine toc="ncx">{spine}</spine></package>')
+    container = ('<?xml version="1.0"?><container version="1.0" xmlns="urn:oasis:names:tc:opendocument:xmlns:container">'
+                 '<rootfiles><rootfile full-path="EPUB/content.opf" media-type="application/oebps-package+xml"/>'
+                 "</rootfiles></container>")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(zipfile.ZipInfo("mimetype"), "application/epub+zip", compress_type=zipfile.ZIP_STORED)
+        z.writestr("META-INF/container.xml", container)
+        z.writestr("EPUB/content.opf", opf)
+        z.writestr("EPUB/nav.xhtml", nav)
+        z.writestr("EPUB/toc.ncx", ncx)
+        for _, name, content in items:
+            z.writestr(f"EPUB/{name}", content)
+    return buf.getvalue()
 
 
 # ---- scoring ------------------------------------------------------------------------------------------------
