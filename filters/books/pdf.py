@@ -2,8 +2,8 @@
 
 Extraction is PDFium's (`pypdfium2`, Apache-2.0/BSD-3, the engine of Chrome's PDF viewer, in C++) by
 default; pypdf (BSD-3, pure Python) is the other choice. `benchmarks/books.py` measured both side by side
-on the same 2,029 typeset pages of six Gutenberg books: PDFium reads the text layer 4.2x faster (~1,650
-vs ~390 pages/s/core; 3.5x with this module's cleaning included) and both recover the text equally well
+on the same 2,029 typeset pages of six Gutenberg books: PDFium reads the text layer 4.2x faster (~1,600
+vs ~380 pages/s/core; 3.5x with this module's cleaning included) and both recover the text equally well
 (word F1 0.9996 against the .txt): PDFium is the default, pypdf an option (`ingest.pdf_library`).
 PyMuPDF (not measured) was left out for its license: AGPL-3.0.
 
