@@ -14,7 +14,7 @@ from pipelines.io.records import FileContext, make_document
 
 def _read_bytes(ctx: FileContext, cfg: IngestConfig) -> bytes | Rejected:
     try:
-        with open(ctx.path, "rb") as f:
+        with ctx.open() as f:
             raw = f.read()
     except OSError as e:
         return ctx.reject("", "unreadable_file", str(e))
