@@ -94,7 +94,9 @@ class GopherQualityConfig(RuleScope):
     """Gopher quality filter, Rae et al. 2021 ("Scaling Language Models", appendix A1.1.2)."""
 
     min_words: int | None = 50
-    max_words: int | None = 100_000
+    # Gopher caps documents at 100,000 words; that cap drops whole books (the crawl serves Gutenberg novels
+    # as HTML pages), the best prose a crawl has. Measured in benchmarks/efficacy.py: off by default.
+    max_words: int | None = None
     min_mean_word_length: float | None = 3.0
     max_mean_word_length: float | None = 10.0
     max_hash_ratio: float | None = 0.1  # "#" per word
@@ -188,8 +190,10 @@ class BadWordsConfig(RuleScope):
     # Folder of `<lang>.txt` lists; null: the lists shipped in filters/data/badwords/.
     lists_dir: str | None = None
     # Drop when the fraction of words on the list is above this. 0.0 is C4's rule (any listed word
-    # drops the document); null only records the fraction in the `badwords_frac` signal.
-    max_fraction: float | None = 0.0
+    # drops the document: Frankenstein for one word in 437,000 characters); null only records the
+    # fraction in the `badwords_frac` signal. 0.2% keeps prose that mentions a word and still drops
+    # pages made of them; chosen by benchmarks/efficacy.py.
+    max_fraction: float | None = 0.002
 
     def validate(self) -> None:
         self._check_fractions(["max_fraction"])

@@ -22,6 +22,8 @@ from pipelines.configlib import ConfigError
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("pipelines.job", "run a whole job from one YAML file, skipping completed stages"),
     "quality": ("pipelines.stages.quality", "train the fastText quality classifier"),
+    "eval": ("pipelines.stages.eval", "bits per byte of the latest checkpoint on held-out eval sets"),
+    "ablate": ("pipelines.ablate", "train equal-token models on variants of a recipe, compare bits per byte"),
     "generate": ("pipelines.stages.generate", "sample text from the last checkpoint"),
     "export": ("pipelines.stages.export", "write the trained model and tokenizer as a Hugging Face folder"),
     "report": ("pipelines.report.command", "write RUN/report/index.html and the dataset card"),

@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from filters.config import FilterConfig
+from filters.decontam import DecontamConfig
 from filters.dedup.config import DedupConfig
 from pipelines import stages as registry
 from pipelines import storage
 from pipelines.configlib import ConfigError, apply_overrides, load_dataclass, read_yaml, to_dict
+from pipelines.evalsets import EvalSetSpec
 from pipelines.storage import StorageConfig
 from tokenizer.config import TokenizeConfig, TokenizerConfig
 from trainer.config import TrainConfig
@@ -103,18 +105,21 @@ class RunnerConfig:
 @dataclass(frozen=True)
 class JobConfig:
     inputs: list[InputSpec] = field(default_factory=list)
-    # The stages `curate run` runs, a subsequence of the registry's (`pipelines.stages`), ingest first.
-    stages: list[str] = field(default_factory=lambda: list(registry.stage_names()))
+    # The stages `curate run` runs, a subsequence of the registry's (`pipelines.stages`), ingest first;
+    # by default those marked default (decontaminate needs eval sets, so it is opt-in).
+    stages: list[str] = field(default_factory=lambda: list(registry.default_stage_names()))
     report: bool = True  # write RUN/report/index.html and the dataset card at the end of `curate run`
     seed: int = 0
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     filter: FilterConfig = field(default_factory=FilterConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
+    decontaminate: DecontamConfig = field(default_factory=DecontamConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     tokenize: TokenizeConfig = field(default_factory=TokenizeConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)  # object stores: endpoint, retries
+    eval_sets: dict[str, EvalSetSpec] = field(default_factory=dict)  # held-out text by name (pipelines/evalsets.py)
 
     def validate(self) -> None:
         known = registry.stage_names()
@@ -126,6 +131,11 @@ class JobConfig:
             raise ValueError(f"stages: must be in the order {', '.join(known)}, each once")
         if self.stages and self.stages[0] != "ingest":
             raise ValueError("stages: must start with ingest")
+        for name in [*self.train.eval_sets, *self.decontaminate.eval_sets]:
+            if name not in self.eval_sets:
+                raise ValueError(f"eval_sets: {name!r} (train / decontaminate) is not in eval_sets ({', '.join(self.eval_sets) or 'none'})")
+        if "decontaminate" in self.stages and not self.eval_sets:
+            raise ValueError("stages: decontaminate needs eval_sets")
         for stage in registry.STAGES:
             for required in stage.needs:
                 if stage.name in self.stages and required not in self.stages:

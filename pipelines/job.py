@@ -27,7 +27,11 @@ from pipelines.stages import Stage, get_stage
 log = logging.getLogger(__name__)
 
 def stage_section(config: JobConfig, stage: Stage) -> Any:
-    """The config a stage's fingerprint hashes: its `JobConfig` fields from the registry."""
+    """The config a stage's fingerprint hashes: its `JobConfig` fields from the registry, or what its
+    module's `fingerprint_section(config)` says (decontaminate adds the eval sets' files)."""
+    module = stage.load()
+    if hasattr(module, "fingerprint_section"):
+        return module.fingerprint_section(config)
     if len(stage.config) == 1:
         return getattr(config, stage.config[0])
     return {key: getattr(config, key) for key in stage.config}

@@ -73,6 +73,9 @@ class TrainConfig:
 
     eval_interval: int = 100  # steps between validation losses (also at the last step); 0: only at the end
     eval_batches: int = 8  # validation micro-batches per rank (at most one pass over the val split)
+    # Names of the job's `eval_sets` whose bits per byte is measured with each validation (logged in
+    # metrics.jsonl as `eval_bpb`); empty: none. The pipeline tokenizes them and hands them to `train`.
+    eval_sets: list[str] = field(default_factory=list)
     log_interval: int = 10
     checkpoint_interval: int = 100  # 0: only when the run ends
     keep_last: int = 2  # checkpoints kept on disk

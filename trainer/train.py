@@ -42,6 +42,7 @@ from trainer.model import IGNORE_INDEX, Transformer
 
 if TYPE_CHECKING:
     from trainer.data import Manifest
+    from trainer.evaluate import TokenizedEvalSet
 
 CHECKPOINTS = "checkpoints"
 METRICS = "metrics.jsonl"
@@ -252,6 +253,17 @@ def evaluate(model: nn.Module, batches: list[torch.Tensor], device: torch.device
     return float(total[0] / total[1]) if total[1] > 0 else None
 
 
+def _eval_bpb(model: nn.Module, eval_sets: list[TokenizedEvalSet], eos_id: int, cfg: TrainConfig,
+              device: torch.device, amp_dtype: torch.dtype | None) -> dict[str, float]:
+    """Bits per byte on each eval set (every rank computes the same figures; only rank 0 logs them)."""
+    from trainer.evaluate import bits_per_byte
+
+    return {s.name: round(bits_per_byte(model, s, eos_id=eos_id, seq_len=cfg.model.seq_len,
+                                        batch_size=cfg.batch_size, device=device,
+                                        amp_dtype=amp_dtype).bits_per_byte, 6)
+            for s in eval_sets}
+
+
 # ---- the run -------------------------------------------------------------------------------------------
 
 
@@ -267,6 +279,7 @@ class TrainResult:
     completed: bool  # reached max_steps (False: stopped early, resumable)
     params: int
     config: dict[str, Any]
+    eval_bpb: dict[str, float] | None = None  # bits per byte on the eval sets at the last validation
 
 
 def config_dict(obj: Any) -> Any:
@@ -347,8 +360,11 @@ def train(
     stop_at: int | None = None,
     log: Callable[[str], None] | None = _print,
     loader_factory: LoaderFactory | None = None,
+    eval_sets: list[TokenizedEvalSet] | None = None,
 ) -> TrainResult:
     """Train (or with `resume`, continue from the latest checkpoint in `out_dir/checkpoints`).
+
+    `eval_sets`: tokenized held-out text whose bits per byte is logged (`eval_bpb`) with each validation.
 
     `stop_at`: stop after that step as if interrupted (a checkpoint is written; the run is resumable).
     `loader_factory(manifest, cfg, dist_info, loader_state)`: the train batches (default: TrainLoader).
@@ -358,7 +374,7 @@ def train(
         return _train(cfg, Path(shards_dir), Path(out_dir), di, resume=resume,
                       expected_fingerprint=expected_fingerprint, stop_at=stop_at,
                       log=(log if di.is_main and log else (lambda _m: None)),
-                      loader_factory=loader_factory or default_loader)
+                      loader_factory=loader_factory or default_loader, eval_sets=eval_sets or [])
     finally:
         if created:
             dist.destroy_process_group()
@@ -388,7 +404,7 @@ def _truncate_metrics(path: Path, keep_until: int) -> None:
 
 def _train(cfg: TrainConfig, shards_dir: Path, out_dir: Path, di: DistInfo, *, resume: bool,
            expected_fingerprint: str | None, stop_at: int | None, log: Callable[[str], None],
-           loader_factory: LoaderFactory) -> TrainResult:
+           loader_factory: LoaderFactory, eval_sets: list[TokenizedEvalSet]) -> TrainResult:
     from trainer.data import ShardError, eval_batches, load_manifest
 
     t_start = time.perf_counter()
@@ -503,6 +519,7 @@ def _train(cfg: TrainConfig, shards_dir: Path, out_dir: Path, di: DistInfo, *, r
             bar = tqdm(total=max_steps, initial=step, unit="step", dynamic_ncols=True)
     last_loss: float | None = None
     val_loss: float | None = None
+    last_bpb: dict[str, float] | None = None
     last_ckpt: str | None = None
     interval_t0, interval_tokens = time.perf_counter(), 0
     compiled_ok = not compile_model
@@ -533,7 +550,8 @@ def _train(cfg: TrainConfig, shards_dir: Path, out_dir: Path, di: DistInfo, *, r
             if bar is not None:
                 bar.update(1)
             stopping = step == max_steps or (stop_at is not None and step >= stop_at) or stop.set
-            do_eval = has_val and (stopping or (cfg.eval_interval > 0 and step % cfg.eval_interval == 0))
+            do_eval = (has_val or bool(eval_sets)) and (
+                stopping or (cfg.eval_interval > 0 and step % cfg.eval_interval == 0))
             do_log = stopping or do_eval or step % cfg.log_interval == 0
             do_ckpt = stopping or (cfg.checkpoint_interval > 0 and step % cfg.checkpoint_interval == 0)
             if not (do_log or do_ckpt):
@@ -550,7 +568,9 @@ def _train(cfg: TrainConfig, shards_dir: Path, out_dir: Path, di: DistInfo, *, r
             }
             if peak:
                 record["mfu"] = round(record["tokens_per_s"] * flops_per_token / (peak * di.world_size), 4)
-            if do_eval:
+            if do_eval and eval_sets:
+                record["eval_bpb"] = last_bpb = _eval_bpb(model, eval_sets, manifest.eos_id, cfg, device, amp_dtype)
+            if do_eval and has_val:
                 if val_batches is None:
                     val_batches = eval_batches(manifest, "val", seq_len=cfg.model.seq_len,
                                                batch_size=cfg.batch_size, max_batches=cfg.eval_batches,
@@ -584,5 +604,5 @@ def _train(cfg: TrainConfig, shards_dir: Path, out_dir: Path, di: DistInfo, *, r
     return TrainResult(
         step=step, max_steps=max_steps, loss=last_loss, val_loss=val_loss, tokens=tokens_seen,
         elapsed_s=time.perf_counter() - t_start, checkpoint=last_ckpt, completed=step >= max_steps,
-        params=n_params, config=resolved,
+        params=n_params, config=resolved, eval_bpb=last_bpb,
     )

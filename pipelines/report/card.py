@@ -195,6 +195,9 @@ def render_card(data: ReportData) -> str | None:
     for stage, title in ((s, STAGE_TITLES[s]) for s in DOC_STAGES):
         out += [f"### {title}", ""]
         info = data.stages.get(stage)
+        if info is None and stage == "decontaminate":  # opt-in stage: no section when it did not run
+            continue
+        out += [f"### {title}", ""]
         if info is None:
             out += ["Not run.", ""]
             continue
@@ -207,7 +210,7 @@ def render_card(data: ReportData) -> str | None:
         elif stage == "filter":
             text += _rules_line(info)
         else:
-            text += _config_line(info, "dedup")
+            text += _config_line(info, stage)
         if stage == "dedup" and isinstance(data.dedup_scan(), StageScan):
             sizes = data.dedup_scan().cluster_sizes or {}  # type: ignore[union-attr]
             clusters = sum(v for k, v in sizes.items() if int(k) > 1)

@@ -18,6 +18,7 @@ from pipelines.report.data import (
     rejection_denominator,
     top_domains,
 )
+from pipelines.report.evaluation import section_evaluation
 from pipelines.report.figures import COLORS, MAX_BARS, PALETTE, figure, hbars, img, si, top_n
 from pipelines.report.formatting import fmt_bytes, fmt_float, fmt_int, fmt_pct
 from pipelines.report.html import Section, not_run, note, render_sections, sample_note, table
@@ -498,7 +499,8 @@ def section_training(data: ReportData) -> Section:
 
 
 SECTIONS = (section_stages, section_funnel, section_rejections, section_languages, section_lengths,
-            section_duplicates, section_domains, section_mixture, section_tokenizer, section_training)
+            section_duplicates, section_domains, section_mixture, section_tokenizer, section_training,
+            section_evaluation)
 
 
 def render_page(data: ReportData) -> str:

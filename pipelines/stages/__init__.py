@@ -31,6 +31,7 @@ class Stage:
     rejects   True when the stage drops records to `RUN/rejected/<folder>/` (the report lists the reasons);
               defaults to `documents`
     title     the stage's heading in the report and the dataset card
+    default   True when a job without a `stages:` list runs it
     """
 
     name: str
@@ -44,6 +45,7 @@ class Stage:
     resumable: bool = False
     rejects: bool | None = None
     title: str = ""
+    default: bool = True
 
     def __post_init__(self) -> None:
         if not self.command:
@@ -68,6 +70,10 @@ STAGES: tuple[Stage, ...] = (
     Stage("dedup", "pipelines.stages.dedup", "dedup",
           "exact, URL and MinHash near-duplicate removal",
           config=("dedup",), documents=True, needs=("ingest",), title="Deduplication"),
+    Stage("decontaminate", "pipelines.stages.decontaminate", "decontaminate",
+          "remove eval-set text (word 13-grams) from the documents",
+          config=("decontaminate", "eval_sets"), documents=True, needs=("ingest",), title="Decontamination",
+          default=False),
     Stage("tokenizer", "pipelines.stages.tokenizer", "tokenizer",
           "train the SentencePiece BPE tokenizer on a sample",
           config=("tokenizer",), needs=("ingest",)),
@@ -88,6 +94,11 @@ STAGES: tuple[Stage, ...] = (
 
 def stage_names() -> tuple[str, ...]:
     return tuple(s.name for s in STAGES)
+
+
+def default_stage_names() -> tuple[str, ...]:
+    """The stages of a job that names none."""
+    return tuple(s.name for s in STAGES if s.default)
 
 
 def get_stage(name: str) -> Stage:

@@ -129,7 +129,10 @@ def _stats(stage: BeamStage, config: JobConfig, result: Any, out: Path, rejected
     return {
         "stage": stage.folder,
         "inputs": stage.inputs,
-        "counts": {"out": out_rows, "rejected": n_rejected, "in": out_rows + n_rejected},
+        # documents in: the input size when the stage knows it (a stage that removes spans rejects several
+        # records for one kept document), else what it wrote and rejected
+        "counts": {"out": out_rows, "rejected": n_rejected,
+                   "in": stage.total_docs if stage.total_docs is not None else out_rows + n_rejected},
         "rejected_by_reason": rejected,
         "files": [p.name for p in out_parts],
         "elapsed_s": round(elapsed, 3),

@@ -92,12 +92,20 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
     if fingerprint is None and is_main:
         print(f"warning: no {layout.stage_dir(TOKENIZER) / CARD_FILE}: tokenizer fingerprint not checked",
               file=sys.stderr)
-    result = train(config.train, shards, out, resume=resume, expected_fingerprint=fingerprint)
+    eval_sets = None
+    if config.train.eval_sets:
+        from pipelines.evalsets import load_eval_sets
+        from pipelines.stages.eval import tokenize_eval_sets
+
+        eval_sets = tokenize_eval_sets(load_eval_sets(config.eval_sets, config.train.eval_sets),
+                                       layout.root / "tokenizer" / "tokenizer.model")
+    result = train(config.train, shards, out, resume=resume, expected_fingerprint=fingerprint,
+                   eval_sets=eval_sets)
     summary: dict[str, Any] = {
         "step": result.step, "max_steps": result.max_steps, "completed": result.completed,
         "train_loss": result.loss, "val_loss": result.val_loss, "tokens": result.tokens,
         "params": result.params, "elapsed_s": round(result.elapsed_s, 2), "checkpoint": result.checkpoint,
-        "counts": {"steps": result.step, "tokens": result.tokens},
+        "counts": {"steps": result.step, "tokens": result.tokens}, "eval_bpb": result.eval_bpb,
     }
     if is_main:
         manifest = load_manifest(shards, fingerprint, verify=False)
@@ -124,6 +132,8 @@ def print_summary(summary: dict[str, Any], out: Path) -> None:
         print(f"  unigram model on val  {summary['unigram_val_loss']:.4f} nats/token (fitted on train)")
     if val is not None and ent == ent:
         print(f"  val loss - entropy    {val - ent:+.4f}", flush=True)
+    for name, bpb in (summary.get("eval_bpb") or {}).items():
+        print(f"  {name:<21} {bpb:.4f} bits/byte", flush=True)
 
 
 # ---- command line -------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Bad words (C4, LDNOOBW lists): any listed word drops by default; or a fraction threshold."""
+"""Bad words (C4, LDNOOBW lists): more than 0.2% listed words drops by default; 0.0 is C4's any-word rule."""
 
 from __future__ import annotations
 
@@ -23,12 +23,19 @@ def check(bw: BadWords, text: str, lang: str | None = "en") -> tuple[str | None,
     return (None if drop is None else drop.reason), signals.get("badwords_frac")
 
 
-def test_any_listed_word_drops_by_default(lists):
+def test_listed_words_drop_short_texts_by_default(lists):
     bw = BadWords(BadWordsConfig(lists_dir=str(lists)))
     assert check(bw, "a perfectly clean sentence") == (None, 0.0)
     assert check(bw, "this has a Badword in it")[0] == "badwords:en"
     assert check(bw, "this has a bad phrase in it")[0] == "badwords:en"
     assert check(bw, "this has b@d in it")[0] == "badwords:en"
+
+
+def test_one_word_in_a_long_text_is_kept_by_default_and_dropped_by_c4s_rule(lists):
+    text = "badword " + "the whale rose from the sea and the crew " * 100  # 1 in 901 words
+    assert check(BadWords(BadWordsConfig(lists_dir=str(lists))), text)[0] is None
+    assert check(BadWords(BadWordsConfig(lists_dir=str(lists), max_fraction=0.0)), text)[0] == "badwords:en"
+    assert check(BadWords(BadWordsConfig(lists_dir=str(lists))), "badword " * 3 + text)[0] == "badwords:en"
 
 
 def test_words_match_only_between_non_word_characters(lists):

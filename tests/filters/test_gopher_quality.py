@@ -39,9 +39,11 @@ def words(n: int, length: int = 5) -> list[str]:
     return out
 
 
-def test_defaults_are_gophers():
+def test_defaults_are_gophers_but_the_word_cap():
     cfg = GopherQualityConfig()
-    assert (cfg.min_words, cfg.max_words) == (50, 100_000)
+    # Gopher's 100,000-word cap is off: it drops whole books, and benchmarks/efficacy.py measured the
+    # recipe with it clearly worse in bits per byte on held-out text (the cap stays available).
+    assert (cfg.min_words, cfg.max_words) == (50, None)
     assert (cfg.min_mean_word_length, cfg.max_mean_word_length) == (3, 10)
     assert (cfg.max_hash_ratio, cfg.max_ellipsis_ratio) == (0.1, 0.1)
     assert (cfg.max_bullet_lines, cfg.max_ellipsis_lines, cfg.min_alpha_words, cfg.min_stop_words) == (0.9, 0.3, 0.8, 2)
