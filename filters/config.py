@@ -242,6 +242,20 @@ class PiiConfig:
 
 
 @dataclass(frozen=True)
+class BookQualityConfig(RuleScope):
+    """Garbage from a bad text layer in extracted books (filters/book_quality.py); drops clear garbage only."""
+
+    kinds: list[str] | None = field(default_factory=lambda: ["book"])
+    exclude_languages: list[str] = field(default_factory=list)
+    max_garbage_line_share: float | None = 0.3
+    min_alpha_share: float | None = 0.5
+    min_mean_line_length: float | None = 4.0  # a glyph or two a line: a broken layout, not verse
+
+    def validate(self) -> None:
+        self._check_fractions(["max_garbage_line_share", "min_alpha_share"])
+
+
+@dataclass(frozen=True)
 class FilterConfig:
     lid: LidConfig = field(default_factory=LidConfig)
     url: UrlConfig = field(default_factory=UrlConfig)
@@ -252,6 +266,7 @@ class FilterConfig:
     badwords: BadWordsConfig = field(default_factory=BadWordsConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     pii: PiiConfig = field(default_factory=PiiConfig)
+    book_quality: BookQualityConfig = field(default_factory=BookQualityConfig)
     num_shards: int | None = None  # null: as many shards as the input stage has
     batch_size: int = 256  # documents per batch through the rule chain
 

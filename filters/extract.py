@@ -459,3 +459,15 @@ def extract_main_text(html: str, method: Method = "default") -> str:
     if method == "trafilatura":
         return extract_trafilatura(html)
     raise ValueError(f"unknown extraction method {method!r} (expected one of {', '.join(METHODS)})")
+
+
+def extract_full_text(html: str) -> str:
+    """All body text of a page, in document order, with paragraph breaks: for book chapters (EPUB), which
+    have no navigation or boilerplate for main-content extraction to take off (and where it would cut
+    short chapters and poems)."""
+    tree = HTMLTree.parse(html)
+    text = extract_plain_text(
+        tree, main_content=False, preserve_formatting=True, alt_texts=False, links=False,
+        form_fields=False, noscript=False, comments=False, list_bullets=True,
+    )
+    return _INVISIBLE.sub("", text)

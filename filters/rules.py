@@ -6,7 +6,7 @@ column name -> type; the filter stage's output schema is built from them), and h
 (`check` on one document, or `check_batch` where one native call serves a batch). Adding a rule is one
 class here (its logic in its own module) and one entry in `RULES`.
 
-    url -> lid -> gopher_quality -> c4 -> gopher_repetition -> fineweb -> badwords -> quality -> pii
+    url -> lid -> gopher_quality -> c4 -> gopher_repetition -> fineweb -> badwords -> book_quality -> quality -> pii
 
 The URL rule needs only the URL; language ID is one native fastText call per batch and its label
 decides which language-specific rules apply; the Gopher quality checks are counts over one
@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from filters.badwords import BadWords
+from filters.book_quality import SIGNALS as BOOK_QUALITY_SIGNALS
+from filters.book_quality import book_quality
 from filters.c4 import c4_clean
 from filters.config import FilterConfig, RuleScope
 from filters.document import Document, Rejected
@@ -291,6 +293,23 @@ class BadWordsRule(_Scoped):
         return self.words.check(work.text, work.lang, work.signals)
 
 
+class BookQualityRule(_Scoped):
+    """Garbage from a bad PDF text layer (filters/book_quality.py); reads the text as extracted."""
+
+    name = "book_quality"
+    signals = BOOK_QUALITY_SIGNALS
+
+    def __init__(self, cfg: FilterConfig):
+        self.scope = self.cfg = cfg.book_quality
+
+    @classmethod
+    def build(cls, cfg: FilterConfig) -> Rule | None:
+        return cls(cfg) if cfg.book_quality.enabled else None
+
+    def check(self, work: Work) -> Drop | None:
+        return book_quality(work.doc.text, self.cfg, work.signals)
+
+
 class QualityRule(_Kinds):
     """The fastText quality classifier (`curate quality train`) on a batch; off without a model."""
 
@@ -346,6 +365,7 @@ RULES: tuple[type[Rule], ...] = (
     GopherRepetitionRule,
     FineWebRule,
     BadWordsRule,
+    BookQualityRule,
     QualityRule,
     PiiRule,
 )

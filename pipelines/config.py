@@ -22,7 +22,7 @@ from pipelines.storage import StorageConfig
 from tokenizer.config import TokenizeConfig, TokenizerConfig
 from trainer.config import TrainConfig
 
-Format = Literal["auto", "warc", "jsonl", "parquet", "text"]
+Format = Literal["auto", "warc", "jsonl", "parquet", "text", "epub", "pdf"]
 Kind = Literal["auto", "web", "book", "article", "text"]
 
 
@@ -35,7 +35,7 @@ class InputSpec:
     path: str = ""
     name: str = ""  # dataset name; defaults to the kind
     kind: Kind = "auto"  # auto: web for WARC, book for .txt, article for JSONL/Parquet
-    format: Format = "auto"  # auto: from the file extension
+    format: Format = "auto"  # auto: from the file extension, else the magic bytes (PDF, EPUB)
     text_field: str = "text"  # JSONL / Parquet column holding the text
     url_field: str | None = "url"
     path_list: str = ""
@@ -64,6 +64,11 @@ class IngestConfig:
     on_nul: Literal["reject", "strip"] = "reject"
     strip_gutenberg: bool = True
     fix_mojibake: bool = True  # ftfy
+    # PDF books: text extraction library (benchmarks/books.py), and one document per file or per top-level
+    # outline entry (files without an outline stay whole); EPUB/PDF files above this size are `too_large`.
+    pdf_library: Literal["pypdfium2", "pypdf"] = "pypdfium2"
+    pdf_split: Literal["file", "chapter"] = "file"
+    max_book_file_bytes: int | None = 200_000_000
     num_shards: int | None = None  # null: one shard per ~128 MB of input
 
     def validate(self) -> None:

@@ -8,15 +8,17 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from filters.books import sniff_book_format
 from filters.document import Document, Rejected
 from pipelines import storage
 from pipelines.config import IngestConfig, InputSpec
+from pipelines.io.books import read_epub_file, read_pdf_file
 from pipelines.io.jsonl import read_jsonl
 from pipelines.io.records import FileContext
 from pipelines.io.text import read_parquet_file, read_text_file
 from pipelines.io.warc import read_warc
 
-_DEFAULT_KIND = {"warc": "web", "jsonl": "article", "parquet": "article", "text": "auto"}
+_DEFAULT_KIND = {"warc": "web", "jsonl": "article", "parquet": "article", "text": "auto", "epub": "book", "pdf": "book"}
 
 
 def detect_format(path: str) -> str:
@@ -30,7 +32,15 @@ def detect_format(path: str) -> str:
         return "jsonl"
     if name.endswith(".parquet"):
         return "parquet"
-    return "text"
+    if name.endswith((".pdf", ".epub")):
+        return name.rsplit(".", 1)[1]
+    if storage.is_remote(path):
+        return "text"  # no request per object at listing time: remote books need their extension
+    try:  # by content: books often come without (or with a wrong) extension
+        with open(path, "rb") as f:
+            return sniff_book_format(f.read(1024)) or "text"
+    except OSError:
+        return "text"  # the reader reports it
 
 
 def _glob_base(pattern: str) -> str:
@@ -113,7 +123,8 @@ def _listed_files(spec: InputSpec) -> list[tuple[str, str, str, int]]:
     return [(p, p, f if f != p else "", n) for p, f, n in zip(listed, fetch, sizes, strict=True)]
 
 
-_READERS = {"warc": read_warc, "jsonl": read_jsonl, "parquet": read_parquet_file, "text": read_text_file}
+_READERS = {"warc": read_warc, "jsonl": read_jsonl, "parquet": read_parquet_file, "text": read_text_file,
+            "epub": read_epub_file, "pdf": read_pdf_file}
 
 
 def read_input_file(f: InputFile, cfg: IngestConfig) -> Iterator[Document | Rejected]:
