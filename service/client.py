@@ -45,7 +45,7 @@ class Client:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 payload = resp.read()
                 if raw:
-                    return payload, dict(resp.headers)
+                    return payload, {k.lower(): v for k, v in resp.headers.items()}
                 return json.loads(payload) if payload else None
         except urllib.error.HTTPError as e:
             text = e.read().decode(errors="replace")

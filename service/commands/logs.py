@@ -24,10 +24,10 @@ def _logs(client, args: argparse.Namespace) -> int:
         body, headers = client.request("GET", f"/api/v1/jobs/{args.id}/logs?offset={offset}", raw=True)
         sys.stdout.write(body.decode(errors="replace"))
         sys.stdout.flush()
-        offset = int(headers.get("X-Next-Offset", offset))
+        offset = int(headers.get("x-next-offset", offset))
         if not args.follow:
             return 0
-        if headers.get("X-Job-State") in FINAL and not body:
+        if headers.get("x-job-state") in FINAL and not body:
             return 0
         if not body:
             time.sleep(1.0)
