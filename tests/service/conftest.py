@@ -38,7 +38,7 @@ SHARDS_JOB = """\
 inputs:
   - {path: sample/web/*.warc.gz, name: web}
   - {path: sample/books/*.txt, name: books}
-stages: [ingest, filter, dedup, tokenizer, tokenize]
+stages: [ingest, tokenizer, tokenize]
 runner: {workers: 1}
 report: true
 tokenizer: {vocab_size: 1024}
@@ -52,13 +52,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def data_root(tmp_path: Path) -> Path:
-    """A data root holding a copy of the bundled sample (web pages and books)."""
-    root = tmp_path / "data"
+def copy_sample(root: Path) -> Path:
     for part in ("web", "books"):
         shutil.copytree(SAMPLE / part, root / "sample" / part)
     return root
+
+
+@pytest.fixture
+def data_root(tmp_path: Path) -> Path:
+    """A data root holding a copy of the bundled sample (web pages and books)."""
+    return copy_sample(tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def reference_shards_run(tmp_path_factory) -> Path:
+    """A plain `curate run` of SHARDS_JOB (once per session): what the service must reproduce byte for byte."""
+    root = copy_sample(tmp_path_factory.mktemp("reference") / "data")
+    (root / "shards.yaml").write_text(SHARDS_JOB)
+    run = root.parent / "run"
+    subprocess.run([*CURATE, "run", "shards.yaml", "--run", str(run)], cwd=root, check=True, capture_output=True)
+    return run
 
 
 def _runuser(*argv: str, **kw) -> subprocess.CompletedProcess:
