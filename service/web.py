@@ -122,7 +122,8 @@ def _index_body(jobs: list[Job], csrf: str, error: str | None, spec: str, name: 
 
 JOB_JS = """
 <script>
-const jobId = %(id)d;
+const jobId = __JOB_ID__;
+const initiallyFinal = __FINAL__;  // a page rendered after the end never reloads itself
 const esc = s => String(s ?? '').replace(/[&<>"']/g, c => '&#'+c.charCodeAt(0)+';');
 function stagesHtml(stages){
   return '<tr><th>stage</th><th>state</th><th>progress</th><th>docs</th><th>docs/s</th><th>ETA</th><th>counts</th></tr>' +
@@ -154,7 +155,7 @@ function show(job){
   document.getElementById('stages').innerHTML = stagesHtml(job.progress.stages);
   document.getElementById('error').textContent = job.error || '';
   curve(job.progress.stages);
-  if(['succeeded','failed','cancelled'].includes(job.state) && !window.reloaded){
+  if(['succeeded','failed','cancelled'].includes(job.state) && !initiallyFinal && !window.reloaded){
     window.reloaded = true; setTimeout(() => location.reload(), 500);
   }
 }
@@ -166,7 +167,7 @@ async function tail(){
   if(r.ok){ const pre = document.getElementById('log'); pre.textContent = await r.text(); pre.scrollTop = pre.scrollHeight; }
 }
 tail(); const logTimer = setInterval(tail, 2000);
-curve(%(stages)s);
+curve(__STAGES__);
 </script>
 """
 
@@ -225,7 +226,9 @@ def _job_body(job: Job, csrf: str, files: list[dict[str, Any]], has_shards: bool
         f"{train}<h3>Log</h3><pre class='log' id='log'></pre>"
         f"<details><summary>Job file</summary><pre>{_e(job.spec)}</pre></details>"
         f"<details><summary>Files ({len(files)})</summary><ul>{file_list}</ul></details>"
-        + JOB_JS % {"id": job.id, "stages": json.dumps(job.progress.get("stages") or [])}
+        + JOB_JS.replace("__JOB_ID__", str(int(job.id))).replace(
+            "__FINAL__", "true" if job.state in FINAL_STATES else "false").replace(
+            "__STAGES__", json.dumps(job.progress.get("stages") or []).replace("</", "<\\/"))
     )
 
 
@@ -238,7 +241,8 @@ def install_web(app: FastAPI, services: Any) -> None:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index(request: Request) -> Response:
         jobs, _ = store.list(None, 50, 0)
-        return _page("curate jobs", _index_body(jobs, _csrf(request), None, "", ""), _csrf(request))
+        csrf = _csrf(request)
+        return _page("curate jobs", _index_body(jobs, csrf, None, "", ""), csrf)
 
     @app.post("/submit", include_in_schema=False)
     async def submit_form(request: Request) -> Response:
@@ -273,7 +277,8 @@ def install_web(app: FastAPI, services: Any) -> None:
         run = job_dir(settings.home, job.id)
         files = list_files(run)
         has_shards = (run / "shards" / "_SUCCESS").is_file()
-        return _page(f"job {job.id}", _job_body(job, _csrf(request), files, has_shards), _csrf(request))
+        csrf = _csrf(request)
+        return _page(f"job {job.id}", _job_body(job, csrf, files, has_shards), csrf)
 
     @app.post("/jobs/{job_id}/{action}", include_in_schema=False)
     async def job_action(job_id: int, action: str, request: Request) -> Response:

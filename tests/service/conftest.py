@@ -139,8 +139,8 @@ class Server:
                 str(self.data_root), "--grace", "5", *self.extra]
         if self.db:
             argv += ["--db", self.db]
-        self.proc = subprocess.Popen(argv, cwd=self.data_root, stdout=open(self.log, "ab"),
-                                     stderr=subprocess.STDOUT)
+        with open(self.log, "ab") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(argv, cwd=self.data_root, stdout=log, stderr=subprocess.STDOUT)
         if wait:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
