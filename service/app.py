@@ -38,6 +38,8 @@ class SubmitRequest(BaseModel):
                                                    "(default: the first data root)")
     name: str = Field("", max_length=200)
     priority: int = Field(0, ge=-1000, le=1000, description="higher runs first; FIFO within a priority")
+    client_key: str | None = Field(None, max_length=200, description="idempotency key: resubmitting with the "
+                                   "same key returns the job already queued instead of a second one")
 
 
 class TrainRequest(BaseModel):
@@ -54,6 +56,11 @@ class Services:
         self.settings = settings
         self.store = Store(settings.db_url)
         self.executor: Executor | None = None
+
+    def wake(self) -> None:
+        """A job was queued: let this server's executor look now rather than at its next poll."""
+        if self.executor is not None:
+            self.executor.wake()
 
 
 def error(status: int, message: str) -> HTTPException:
@@ -104,8 +111,11 @@ def create_app(settings: Settings) -> FastAPI:
     # ---- jobs ---------------------------------------------------------------------------------------
 
     @app.post(f"{API}/jobs", status_code=201, tags=["jobs"])
-    def submit(body: SubmitRequest, st: Store = Depends(store)) -> dict[str, Any]:
-        return submit_job(services, body).public()
+    def submit(body: SubmitRequest, response: Response) -> dict[str, Any]:
+        job, created = submit_job(services, body)
+        if not created:
+            response.status_code = 200
+        return job.public()
 
     @app.get(f"{API}/jobs", tags=["jobs"])
     def list_jobs(state: str | None = Query(None, description="queued, running, succeeded, failed or cancelled"),
@@ -129,6 +139,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.post(f"{API}/jobs/{{job_id}}/retry", tags=["jobs"])
     def retry(job: Job = Depends(get_job), st: Store = Depends(store)) -> dict[str, Any]:
         again = st.retry(job.id)
+        services.wake()
         if again is None:
             raise error(409, f"job {job.id} is {job.state}: only failed or cancelled jobs can be retried")
         return again.public()
@@ -178,7 +189,7 @@ def create_app(settings: Settings) -> FastAPI:
 # ---- the work behind the endpoints (shared by the API and the web page) -----------------------------------
 
 
-def submit_job(services: Services, body: SubmitRequest) -> Job:
+def submit_job(services: Services, body: SubmitRequest) -> tuple[Job, bool]:
     settings = services.settings
     base_dir = body.base_dir or settings.data_roots[0]
     try:
@@ -189,8 +200,10 @@ def submit_job(services: Services, body: SubmitRequest) -> Job:
         raise error(422, f"config error: {e}") from None
     except PathNotAllowed as e:
         raise error(403, f"config error: {e}") from None
-    return services.store.submit(spec=body.spec, base_dir=base_dir, name=body.name, priority=body.priority,
-                                 params={"stages": list(config.stages)})
+    job, created = services.store.submit(spec=body.spec, base_dir=base_dir, name=body.name, priority=body.priority,
+                                         params={"stages": list(config.stages)}, client_key=body.client_key)
+    services.wake()
+    return job, created
 
 
 def submit_train(services: Services, source: Job, body: TrainRequest) -> Job:
@@ -218,8 +231,10 @@ def submit_train(services: Services, source: Job, body: TrainRequest) -> Job:
                               "model": {k: getattr(config.train.model, k) for k in ("d_model", "n_layers", "n_heads")}}
     if body.nproc:
         params["nproc"] = body.nproc
-    return services.store.submit(spec=spec, base_dir=str(run), kind="train", name=f"train on job {source.id}",
-                                 priority=body.priority, source_job=source.id, params=params)
+    job, _ = services.store.submit(spec=spec, base_dir=str(run), kind="train", name=f"train on job {source.id}",
+                                   priority=body.priority, source_job=source.id, params=params)
+    services.wake()
+    return job
 
 
 async def job_events(store: Store, job_id: int, request: Request):

@@ -91,11 +91,23 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        2,
+        # A client's idempotency key: a submission retried after a lost response does not queue a second job.
+        """
+        ALTER TABLE jobs ADD COLUMN client_key TEXT;
+        CREATE UNIQUE INDEX jobs_client_key ON jobs (client_key);
+        """,
+        """
+        ALTER TABLE jobs ADD COLUMN client_key TEXT;
+        CREATE UNIQUE INDEX jobs_client_key ON jobs (client_key);
+        """,
+    ),
 ]
 
 COLUMNS = ("id", "kind", "name", "state", "priority", "spec", "base_dir", "source_job", "params", "created_at",
            "started_at", "finished_at", "worker", "lease_until", "pid", "pid_start", "attempts",
-           "cancel_requested", "exit_code", "error", "progress")
+           "cancel_requested", "exit_code", "error", "progress", "client_key")
 
 
 @dataclass
@@ -121,6 +133,7 @@ class Job:
     exit_code: int | None
     error: str | None
     progress: dict[str, Any]
+    client_key: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Job:
@@ -237,13 +250,20 @@ class Store:
     # ---- jobs --------------------------------------------------------------------------------------
 
     def submit(self, *, spec: str, base_dir: str, kind: str = "curate", name: str = "", priority: int = 0,
-               source_job: int | None = None, params: dict[str, Any] | None = None) -> Job:
+               source_job: int | None = None, params: dict[str, Any] | None = None,
+               client_key: str | None = None) -> tuple[Job, bool]:
+        """Queue a job; (job, created). With a `client_key` already used, the existing job and False."""
         cur = self.execute(
-            f"INSERT INTO jobs (kind, name, state, priority, spec, base_dir, source_job, params, created_at) "
-            f"VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?) RETURNING {', '.join(COLUMNS)}",
-            (kind, name, priority, spec, base_dir, source_job, json.dumps(params or {}), time.time()),
+            f"INSERT INTO jobs (kind, name, state, priority, spec, base_dir, source_job, params, created_at, "
+            f"client_key) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING "
+            f"RETURNING {', '.join(COLUMNS)}",
+            (kind, name, priority, spec, base_dir, source_job, json.dumps(params or {}), time.time(), client_key),
         )
-        return Job.from_row(cur.fetchone())
+        row = cur.fetchone()
+        if row is not None:
+            return Job.from_row(row), True
+        row = self.execute(f"SELECT {', '.join(COLUMNS)} FROM jobs WHERE client_key = ?", (client_key,)).fetchone()
+        return Job.from_row(row), False
 
     def get(self, job_id: int) -> Job | None:
         row = self.execute(f"SELECT {', '.join(COLUMNS)} FROM jobs WHERE id = ?", (job_id,)).fetchone()
@@ -264,6 +284,8 @@ class Store:
 
     def claim(self, worker: str, lease_s: float) -> Job | None:
         """Take the next queued job (highest priority, then oldest) for `worker`, or None."""
+        if self.execute("SELECT 1 FROM jobs WHERE state = 'queued' LIMIT 1").fetchone() is None:
+            return None  # the common idle case: no write transaction at all
         now = time.time()
         lock = "FOR UPDATE SKIP LOCKED" if self.postgres else ""
         sql = (

@@ -62,7 +62,7 @@ class Running:
 
 class Executor:
     def __init__(self, store: Store, home: Path, *, max_concurrent: int = 1, lease_s: float = 30.0,
-                 grace_s: float = 10.0, poll_s: float = 0.5, train_gpus: int | None = None):
+                 grace_s: float = 10.0, poll_s: float = 0.2, train_gpus: int | None = None):
         self.store = store
         self.home = Path(home)
         self.max_concurrent = max_concurrent
@@ -73,6 +73,7 @@ class Executor:
         self.worker = procs.worker_id()
         self.running: dict[int, Running] = {}
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_recover = 0.0
 
@@ -82,12 +83,21 @@ class Executor:
         self._thread = threading.Thread(target=self._loop, name="curate-executor", daemon=True)
         self._thread.start()
 
+    def stop_soon(self) -> None:
+        """From a signal handler: the loop ends after its current tick (running jobs are queued again)."""
+        self._stop.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
     def run_forever(self) -> None:
         self._loop()
 
     def stop(self) -> None:
         """Stop taking jobs; running ones are stopped and queued again (they resume on the next start)."""
         self._stop.set()
+        self._wake.set()
         if self._thread and self._thread is not threading.current_thread():
             self._thread.join(timeout=self.grace_s + 30)
 
@@ -97,7 +107,8 @@ class Executor:
                 self.tick()
             except Exception:  # a database hiccup must not kill the executor
                 log.exception("executor tick failed")
-            self._stop.wait(self.poll_s)
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
         for job_id, r in list(self.running.items()):
             procs.stop_group(r.proc.pid, self.grace_s, r.proc.poll)
             r.log.close()

@@ -55,6 +55,11 @@ class SecurityMiddleware:
         limit = self.settings.max_body_bytes
         length = headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > limit:
+            # Read (and drop) a moderately oversized body first so the client gets the 413, not a reset
+            # connection while it is still sending; anything bigger is cut off at once.
+            if int(length) <= 8 * limit:
+                while (await receive()).get("more_body"):
+                    pass
             await _send_json(send, 413, f"request body over the limit of {limit} bytes")
             return
         if method in SAFE_METHODS:

@@ -257,8 +257,8 @@ def install_web(app: FastAPI, services: Any) -> None:
         name = str(form.get("name") or "")
         try:
             priority = int(str(form.get("priority") or 0))
-            job = await run_in_threadpool(submit_job, services,
-                                          SubmitRequest(spec=spec, name=name, priority=priority))
+            job, _ = await run_in_threadpool(submit_job, services,
+                                             SubmitRequest(spec=spec, name=name, priority=priority))
         except HTTPException as e:
             jobs, _ = await run_in_threadpool(store.list, None, 50, 0)
             csrf = _csrf(request)
@@ -292,6 +292,7 @@ def install_web(app: FastAPI, services: Any) -> None:
                 await run_in_threadpool(store.request_cancel, job_id)
         elif action == "retry":
             await run_in_threadpool(store.retry, job_id)
+            services.wake()
         elif action == "train":
             def num(key: str) -> int | None:
                 v = str(form.get(key) or "").strip()

@@ -32,7 +32,7 @@ def main(args: argparse.Namespace, config: object, beam_args: list[str]) -> int:
                         grace_s=args.grace, train_gpus=args.train_gpus)
 
     def stop(signum: int, frame: object) -> None:
-        executor._stop.set()
+        executor.stop_soon()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

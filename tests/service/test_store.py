@@ -17,9 +17,9 @@ def test_migrations_are_versioned_and_idempotent(db_url):
 
 def test_fifo_by_priority(db_url):
     store = Store(db_url)
-    low = store.submit(spec="x", base_dir="/", priority=0)
-    high = store.submit(spec="x", base_dir="/", priority=5)
-    low2 = store.submit(spec="x", base_dir="/", priority=0)
+    low, _ = store.submit(spec="x", base_dir="/", priority=0)
+    high, _ = store.submit(spec="x", base_dir="/", priority=5)
+    low2, _ = store.submit(spec="x", base_dir="/", priority=0)
     order = [store.claim("w", 30).id for _ in range(3)]
     assert order == [high.id, low.id, low2.id]
     assert store.claim("w", 30) is None
@@ -27,7 +27,7 @@ def test_fifo_by_priority(db_url):
 
 def test_concurrent_claims_never_double_assign(db_url):
     store = Store(db_url)
-    ids = {store.submit(spec="x", base_dir="/").id for _ in range(60)}
+    ids = {store.submit(spec="x", base_dir="/")[0].id for _ in range(60)}
     claimed: list[tuple[str, int]] = []
     lock = threading.Lock()
 
@@ -58,3 +58,12 @@ def test_tokens_store_only_a_hash(db_url):
     assert store.check_token(token) == "ci" and store.check_token(token + "x") is None
     stored = store.execute("SELECT hash FROM tokens").fetchone()[0]
     assert token not in stored and len(stored) == 64
+
+
+def test_client_key_makes_a_resubmission_return_the_same_job(db_url):
+    store = Store(db_url)
+    first, created = store.submit(spec="x", base_dir="/", client_key="k1")
+    again, created_again = store.submit(spec="x", base_dir="/", client_key="k1")
+    other, _ = store.submit(spec="x", base_dir="/")
+    assert created and not created_again and again.id == first.id and other.id != first.id
+    assert store.counts()["queued"] == 2
