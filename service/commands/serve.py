@@ -62,5 +62,7 @@ def main(args: argparse.Namespace, config: object, beam_args: list[str]) -> int:
     app = create_app(settings)
     print(f"curate serve: http://{settings.host}:{settings.port}/  home {settings.home}  "
           f"data roots {', '.join(settings.data_roots)}", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    # Open event streams (a browser on a job page) must not hold a stopping server forever.
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
+                timeout_graceful_shutdown=5)
     return 0
