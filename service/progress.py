@@ -15,9 +15,10 @@ from pipelines.progress import TOTAL_FILE
 
 @cache
 def stage_folder(stage: str) -> str:
-    from pipelines.job import stage_folder as folder
+    """Where the stage commits under RUN: the stage registry says (no stage module is imported)."""
+    from pipelines.stages import folder_of
 
-    return folder(stage)
+    return folder_of(stage)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
