@@ -187,14 +187,22 @@ def load_test(args, work: Path) -> dict:
     by_state: dict[str, int] = {}
     for j in jobs:
         by_state[j["state"]] = by_state.get(j["state"], 0) + 1
+    # A run "finished" in an attempt that ran at least one stage and printed `done:`. An attempt after a kill
+    # that hit between a run's last line and the server recording it skips every stage (all committed) and
+    # prints `done:` again: that is a resume, not a second run.
     finished_once = 0
+    odd = {}
     for j in jobs:
         log = (server.home / "runs" / str(j["id"]) / "job.log").read_text()
-        finished_once += log.count("\ndone: ") == 1
+        attempts = log.split("=== attempt ")[1:]
+        ran = [a for a in attempts if "] running" in a and "\ndone: " in a]
+        finished_once += len(ran) == 1
+        if len(ran) != 1 or len(attempts) != j["attempts"]:
+            odd[j["id"]] = [line for line in log.splitlines() if line.startswith(("===", "[", "done:"))][-20:]
     return {
         "jobs_submitted": args.jobs, "jobs_in_db": len(jobs), "distinct_keys": len(set(ids)),
         "by_state": by_state, "runs_finished_exactly_once": finished_once,
-        "attempts_total": sum(j["attempts"] for j in jobs), "restarts": restarts,
+        "attempts_total": sum(j["attempts"] for j in jobs), "restarts": restarts, "odd_logs": odd,
         "submit_retries": errors["submit_retries"], "poll_errors": errors["poll_errors"],
         "status_calls_while_running": len(latencies),
         "status_p50_ms": round(percentile(latencies, 0.5) * 1000, 1),
