@@ -6,13 +6,13 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 RUN ?= runs/demo
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench clean serve
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[train,dask,dev]"
+	$(PY) -m pip install -q -e ".[train,dask,service,dev]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -20,6 +20,10 @@ install: $(VENV)/.installed
 demo: install
 	$(VENV)/bin/curate run examples/demo.yaml --run $(RUN)
 	@echo "Results: $(RUN)/  (report: $(RUN)/report/index.html)"
+
+# The job service on http://127.0.0.1:8080 (state and runs in ./.curate, inputs under this folder).
+serve: install
+	$(VENV)/bin/curate serve
 
 test: install
 	$(PY) -m pytest

@@ -27,6 +27,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("pipelines.stages.generate", "sample text from the last checkpoint"),
     "export": ("pipelines.stages.export", "write the trained model and tokenizer as a Hugging Face folder"),
     "report": ("pipelines.report.command", "write RUN/report/index.html and the dataset card"),
+    "serve": ("service.commands.serve", "run the job service: HTTP API, web page and job executor"),
+    "worker": ("service.commands.worker", "run jobs from the service's shared queue without serving HTTP"),
+    "submit": ("service.commands.submit", "submit a job file (or a train job) to the service"),
+    "jobs": ("service.commands.jobs", "list the service's jobs"),
+    "status": ("service.commands.status", "show a service job's state and stage progress"),
+    "logs": ("service.commands.logs", "print a service job's log (--follow)"),
+    "cancel": ("service.commands.cancel", "cancel a queued or running service job"),
+    "retry": ("service.commands.retry", "retry a failed or cancelled service job"),
+    "token": ("service.commands.token", "create a service API token: curate token create NAME"),
 }
 
 
@@ -108,7 +117,7 @@ def _describe(e: BaseException) -> str:
     if isinstance(e, OSError) and e.filename is not None:
         return f"{e.strerror or type(e).__name__}: {e.filename}"
     message = _one_line(str(e))
-    ours = type(e).__module__.startswith(("pipelines", "filters", "tokenizer", "trainer"))
+    ours = type(e).__module__.startswith(("pipelines", "filters", "tokenizer", "trainer", "service"))
     if ours and message:
         return message
     return f"{type(e).__name__}: {message}" if message else type(e).__name__

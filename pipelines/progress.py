@@ -23,6 +23,7 @@ from pathlib import Path
 log = logging.getLogger("curate.progress")
 
 ENV = "CURATE_PROGRESS_DIR"
+TOTAL_FILE = "_total"  # the stage's known input size, for readers outside the driver (the service's ETA)
 _FLUSH_S = 1.0
 
 
@@ -88,6 +89,7 @@ class ProgressMonitor:
     def __enter__(self) -> ProgressMonitor:
         shutil.rmtree(self.folder, ignore_errors=True)
         self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / TOTAL_FILE).write_text(json.dumps({"docs": self.total_docs, "bytes": self.total_bytes}))
         self._previous_env = os.environ.get(ENV)
         os.environ[ENV] = str(self.folder)
         self._start = time.monotonic()

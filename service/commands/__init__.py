@@ -1,0 +1,1 @@
+"""`curate` subcommands of the service, one module each (pipelines/cli.py dispatches to them)."""
