@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "filter": ("pipelines.stages.filter", "language, quality, repetition, URL, bad-word and PII filters"),
     "quality": ("pipelines.stages.quality", "train the fastText quality classifier"),
     "dedup": ("pipelines.stages.dedup", "exact, URL and MinHash near-duplicate removal"),
+    "dedup-lines": ("pipelines.stages.dedup_lines", "remove lines / paragraphs repeated across many documents"),
     "tokenizer": ("pipelines.stages.tokenizer", "train the SentencePiece BPE tokenizer on a sample"),
     "tokenizer-eval": ("pipelines.stages.tokenizer_eval", "bytes per token on held-out documents"),
     "tokenize": ("pipelines.stages.tokenize", "encode documents into Parquet token shards"),

@@ -14,6 +14,7 @@ from typing import Literal
 
 from filters.config import FilterConfig
 from filters.dedup.config import DedupConfig
+from filters.dedup.lines_config import LineDedupConfig
 from pipelines.configlib import ConfigError, apply_overrides, load_dataclass, read_yaml, to_dict
 from tokenizer.config import TokenizeConfig, TokenizerConfig
 from trainer.config import TrainConfig
@@ -85,7 +86,7 @@ class RunnerConfig:
 
 
 #: Every stage `curate run` knows, in the order it runs them.
-ALL_STAGES = ("ingest", "filter", "dedup", "tokenizer", "tokenizer_eval", "tokenize", "train")
+ALL_STAGES = ("ingest", "filter", "dedup", "dedup_lines", "tokenizer", "tokenizer_eval", "tokenize", "train")
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class JobConfig:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     filter: FilterConfig = field(default_factory=FilterConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
+    dedup_lines: LineDedupConfig = field(default_factory=LineDedupConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     tokenize: TokenizeConfig = field(default_factory=TokenizeConfig)
     train: TrainConfig = field(default_factory=TrainConfig)

@@ -31,6 +31,7 @@ STAGE_MODULES = {
     "ingest": "pipelines.stages.ingest",
     "filter": "pipelines.stages.filter",
     "dedup": "pipelines.stages.dedup",
+    "dedup_lines": "pipelines.stages.dedup_lines",
     "tokenizer": "pipelines.stages.tokenizer",
     "tokenizer_eval": "pipelines.stages.tokenizer_eval",
     "tokenize": "pipelines.stages.tokenize",

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 SUCCESS = "_SUCCESS"
 
 #: Stages that produce documents, latest first: a stage reads the latest complete one before it.
-DOCUMENT_STAGES = ("dedup", "filter", "ingest")
+DOCUMENT_STAGES = ("dedup_lines", "dedup", "filter", "ingest")
 
 
 class StageMissingError(RuntimeError):

@@ -1,0 +1,160 @@
+"""Line / paragraph deduplication across documents: the pure rules the dedup_lines stage applies.
+
+Text that many different documents share (navigation, cookie banners, footers, legal notices,
+"related articles" lists) survives document-level dedup because the pages around it differ. The
+remedy of CCNet (Wenzek et al. 2020, removes lines seen before in a shard) and Dolma (paragraphs seen
+before, through a Bloom filter) is to count units across documents; here a unit is removed only when
+it occurs in at least `min_docs` distinct documents (and a fraction of them) of its scope, so that a
+quote shared by two pages stays, and counting is exact (64-bit hashes, no Bloom false positives).
+
+- `split_units`: the (start, end) character spans of the non-blank lines / paragraphs of a text;
+- `hash_units`: each unit normalized as for MinHash (`normalize.normalize_bytes`: case, accents,
+  punctuation, digits, white space), hashed with xxh3-64, and flagged eligible when its normalized
+  text has at least `min_unit_chars` characters (short units are never counted nor removed);
+- `doc_unit_set`: a document's distinct eligible hashes (a unit repeated inside one document counts
+  once: the count is of documents);
+- `merge_counts`: (hash, count) arrays summed per hash, what the combine per key does in numpy;
+- `threshold` / `removed_mask`: the decision; `remove_units` / `keeps`: applying it to one document.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import xxhash
+
+from filters.dedup.lines_config import LineDedupConfig
+from filters.dedup.normalize import normalize_bytes
+
+#: Bumped whenever unit splitting or hashing changes, so stored counts from an older rule are refused.
+UNIT_HASH_SCHEME = 1
+#: The scope key of `scope: run` (every in-scope document of the run counts together).
+RUN_SCOPE = "*"
+
+_SEPARATORS = {
+    "line": re.compile(r"\n"),
+    "paragraph": re.compile(r"\n[^\S\n]*\n\s*"),  # a blank line (possibly holding spaces), and what follows
+}
+
+
+def split_units(text: str, unit: str) -> list[tuple[int, int]]:
+    """(start, end) spans of the units of `text` that hold something besides white space."""
+    spans = []
+    pos = 0
+    for m in _SEPARATORS[unit].finditer(text):
+        if not text[pos : m.start()].isspace() and m.start() > pos:
+            spans.append((pos, m.start()))
+        pos = m.end()
+    if pos < len(text) and not text[pos:].isspace():
+        spans.append((pos, len(text)))
+    return spans
+
+
+@dataclass(slots=True)
+class Units:
+    """The units of one document: spans in its text, 64-bit hashes, and whether each is counted."""
+
+    spans: list[tuple[int, int]]
+    hashes: np.ndarray  # uint64
+    eligible: np.ndarray  # bool: normalized text has at least min_unit_chars characters
+
+    def __len__(self) -> int:
+        return len(self.spans)
+
+
+def canonical_units(text: str, spans: Sequence[tuple[int, int]]) -> list[bytes]:
+    """The normalized text of each unit (words joined by one space), UTF-8."""
+    if text.isascii():
+        # The ASCII normalization maps byte to byte, so the whole text is normalized once and sliced.
+        norm = normalize_bytes(text)
+        return [b" ".join(norm[s:e].split()) for s, e in spans]
+    return [b" ".join(normalize_bytes(text[s:e]).split()) for s, e in spans]
+
+
+def unit_hash(canonical: bytes) -> int:
+    return xxhash.xxh3_64_intdigest(canonical)
+
+
+def hash_units(text: str, unit: str, min_unit_chars: int) -> Units:
+    spans = split_units(text, unit)
+    canon = canonical_units(text, spans)
+    hashes = np.fromiter((xxhash.xxh3_64_intdigest(c) for c in canon), dtype=np.uint64, count=len(canon))
+    if text.isascii():
+        eligible = np.fromiter((len(c) >= min_unit_chars for c in canon), dtype=bool, count=len(canon))
+    else:  # count characters, not UTF-8 bytes (a CJK line would otherwise count 3x)
+        eligible = np.fromiter(
+            (len(c) >= min_unit_chars and len(c.decode("utf-8", "surrogatepass")) >= min_unit_chars for c in canon),
+            dtype=bool, count=len(canon),
+        )
+    return Units(spans, hashes, eligible)
+
+
+def doc_unit_set(units: Units) -> np.ndarray:
+    """Distinct eligible unit hashes of one document, sorted."""
+    return np.unique(units.hashes[units.eligible])
+
+
+def scope_of(dataset: str, kind: str, cfg: LineDedupConfig) -> str | None:
+    """The scope a document's units are counted in, or None when the stage leaves it alone."""
+    if kind not in cfg.kinds:
+        return None
+    return dataset if cfg.scope == "dataset" else RUN_SCOPE
+
+
+def merge_counts(hashes: Sequence[np.ndarray], counts: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Sum counts per hash over several (hashes, counts) arrays; returns sorted unique hashes."""
+    h = np.concatenate([np.asarray(x, dtype=np.uint64) for x in hashes]) if hashes else np.zeros(0, np.uint64)
+    c = np.concatenate([np.asarray(x, dtype=np.int64) for x in counts]) if counts else np.zeros(0, np.int64)
+    if not len(h):
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64)
+    order = np.argsort(h, kind="stable")
+    h, c = h[order], c[order]
+    starts = np.flatnonzero(np.concatenate(([True], h[1:] != h[:-1])))
+    return h[starts], np.add.reduceat(c, starts)
+
+
+def threshold(n_docs: int, cfg: LineDedupConfig) -> int:
+    """Documents a unit must occur in to be removed, in a scope of n_docs documents."""
+    return max(cfg.min_docs, math.ceil(cfg.min_doc_fraction * n_docs))
+
+
+def removed_mask(counts: np.ndarray, n_docs: int, cfg: LineDedupConfig) -> np.ndarray:
+    return counts >= threshold(n_docs, cfg)
+
+
+def remove_units(text: str, units: Units, remove: np.ndarray) -> tuple[str, int, int]:
+    """The text without the units flagged in `remove` (a unit goes with the separator after it; the
+    separator before the last kept unit's successor is kept). Returns (text, chars removed, units
+    removed); the text is unchanged when nothing is removed."""
+    n_removed = int(np.count_nonzero(remove))
+    if n_removed == 0:
+        return text, 0, 0
+    kept = [i for i in range(len(units)) if not remove[i]]
+    if not kept:
+        return "", len(text), n_removed
+    spans = units.spans
+    pieces = []
+    first = kept[0]
+    pieces.append(text[: spans[0][0]] if first == 0 else "")  # leading white space stays with a kept first unit
+    for j, i in enumerate(kept):
+        s, e = spans[i]
+        pieces.append(text[s:e])
+        if j + 1 < len(kept):
+            pieces.append(text[e : spans[i + 1][0]])  # the separator that followed this unit
+    if kept[-1] == len(units) - 1:
+        pieces.append(text[spans[-1][1] :])
+    out = "".join(pieces)
+    return out, len(text) - len(out), n_removed
+
+
+def keeps(original: str, remaining: str, cfg: LineDedupConfig) -> bool:
+    """Whether a document with `remaining` text left (of `original`) is kept."""
+    left = len(remaining.strip())
+    if left < cfg.min_doc_chars:
+        return False
+    total = len(original.strip())
+    return total == 0 or left >= cfg.min_kept_fraction * total
