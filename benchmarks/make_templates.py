@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             site_of[i] = -1
 
     quotes: dict[int, list[str]] = {}  # page -> quotes pasted into it
-    for q in range(int(args.quotes * n)):
+    for _ in range(int(args.quotes * n)):
         text = " ".join(rng.sample(pool, 2))
         for page in rng.sample(range(n), rng.randint(2, 4)):
             quotes.setdefault(page, []).append(text)

@@ -45,6 +45,13 @@ def split_units(text: str, unit: str) -> list[tuple[int, int]]:
     """(start, end) spans of the units of `text` that hold something besides white space."""
     spans = []
     pos = 0
+    if unit == "line":  # str.split is ~3x faster than the regex
+        for line in text.split("\n"):
+            end = pos + len(line)
+            if line and not line.isspace():
+                spans.append((pos, end))
+            pos = end + 1
+        return spans
     for m in _SEPARATORS[unit].finditer(text):
         if not text[pos : m.start()].isspace() and m.start() > pos:
             spans.append((pos, m.start()))
@@ -66,12 +73,22 @@ class Units:
         return len(self.spans)
 
 
+#: Joins the units of a non-ASCII text so that it is normalized in one call: a code point above the
+#: normalization table (mapped to itself, NFKD-stable, never a space) that text practically never holds.
+_JOIN = "\U000F0000"
+_JOIN_BYTES = _JOIN.encode("utf-8")
+
+
 def canonical_units(text: str, spans: Sequence[tuple[int, int]]) -> list[bytes]:
     """The normalized text of each unit (words joined by one space), UTF-8."""
     if text.isascii():
         # The ASCII normalization maps byte to byte, so the whole text is normalized once and sliced.
         norm = normalize_bytes(text)
         return [b" ".join(norm[s:e].split()) for s, e in spans]
+    if _JOIN not in text:
+        pieces = normalize_bytes(_JOIN.join(text[s:e] for s, e in spans)).split(_JOIN_BYTES)
+        if len(pieces) == len(spans):
+            return [b" ".join(p.split()) for p in pieces]
     return [b" ".join(normalize_bytes(text[s:e]).split()) for s, e in spans]
 
 

@@ -33,6 +33,7 @@ same count per hash, spread over `partitions` keys so that no process holds ever
 from __future__ import annotations
 
 import argparse
+import bisect
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -309,18 +310,7 @@ class ApplyFile(beam.DoFn):
                         raise StageError(f"{sf.path}: row {row + i} changed between the two passes")
                     units = Units(spans, hashes, mask)
                     new_text, chars[i], units_n[i] = remove_units(text, units, mask)
-                    doc_id = cols["id"][i]
-                    for j in np.flatnonzero(mask).tolist():
-                        key = (scope, int(hashes[j]))
-                        ex = examples.get(key)
-                        if ex is None:
-                            s, e = spans[j]
-                            examples[key] = [[doc_id], doc_id, text[s:e]]
-                        elif doc_id not in ex[0]:
-                            ex[0].append(doc_id)
-                            if doc_id < ex[1]:
-                                s, e = spans[j]
-                                ex[1], ex[2] = doc_id, text[s:e]
+                    _note_examples(examples, scope, cols["id"][i], text, spans, hashes, mask, cfg.sample_ids)
                     edited += 1
                     units_removed += int(units_n[i])
                     chars_removed += int(chars[i])
@@ -343,10 +333,33 @@ class ApplyFile(beam.DoFn):
         counter(NAME, "docs_edited").inc(edited)
         counter(NAME, "units_removed").inc(units_removed)
         counter(NAME, "chars_removed").inc(chars_removed)
-        k = cfg.sample_ids
         for key in sorted(examples):
             ids, ex_id, ex_text = examples[key]
-            yield EXAMPLE_TAG, (key, (sorted(ids)[:k], ex_id, ex_text))
+            yield EXAMPLE_TAG, (key, (ids, ex_id, ex_text))
+
+
+def _note_examples(examples: dict[tuple[str, int], list], scope: str, doc_id: str, text: str,
+                   spans: list[tuple[int, int]], hashes: np.ndarray, mask: np.ndarray, k: int) -> None:
+    """Per removed unit of one document: keep the k smallest document ids and the example text of the
+    smallest (a unit repeated inside the document is noted once)."""
+    seen: set[int] = set()
+    for j in np.flatnonzero(mask).tolist():
+        h = int(hashes[j])
+        if h in seen:
+            continue
+        seen.add(h)
+        ex = examples.get((scope, h))
+        if ex is None:
+            s, e = spans[j]
+            examples[(scope, h)] = [[doc_id], doc_id, text[s:e]]
+            continue
+        ids = ex[0]
+        if len(ids) < k or doc_id < ids[-1]:
+            bisect.insort(ids, doc_id)
+            del ids[k:]
+        if doc_id < ex[1]:
+            s, e = spans[j]
+            ex[1], ex[2] = doc_id, text[s:e]
 
 
 def _output_table(table: pa.Table, texts: list[str], chars: np.ndarray, units: np.ndarray, idx: np.ndarray,

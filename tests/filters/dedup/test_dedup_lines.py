@@ -118,3 +118,31 @@ def test_keeps_by_length_and_fraction():
 def test_config_validation(field, value):
     with pytest.raises(ValueError, match=field):
         LineDedupConfig(**{field: value}).validate()
+
+
+def test_batched_normalization_matches_unit_by_unit():
+    """Non-ASCII texts are normalized in one call with a joining code point: same hashes as one by one."""
+    from filters.dedup.lines import _JOIN, canonical_units
+    from filters.dedup.normalize import normalize_bytes
+
+    text = "Ünïcödé line — «quoted» 2024\nΕλληνικά γράμματα εδώ\n\n  日本語の文章です、句読点。\nplain ascii line"
+    spans = split_units(text, "line")
+    one_by_one = [b" ".join(normalize_bytes(text[s:e]).split()) for s, e in spans]
+    assert canonical_units(text, spans) == one_by_one
+    odd = text + "\nholds the joiner " + _JOIN + " itself"
+    spans = split_units(odd, "line")
+    assert canonical_units(odd, spans) == [b" ".join(normalize_bytes(odd[s:e]).split()) for s, e in spans]
+
+
+@pytest.mark.parametrize("text", ["a\n\nb\n", "\n \nx", "", "   ", "one", "x\r\n y \n\t\n"])
+def test_line_split_fast_path_matches_regex(text):
+    import re
+
+    spans, pos = [], 0
+    for m in re.finditer(r"\n", text):
+        if m.start() > pos and not text[pos : m.start()].isspace():
+            spans.append((pos, m.start()))
+        pos = m.end()
+    if pos < len(text) and not text[pos:].isspace():
+        spans.append((pos, len(text)))
+    assert split_units(text, "line") == spans
