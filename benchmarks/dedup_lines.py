@@ -135,7 +135,7 @@ def synthetic(args: argparse.Namespace) -> dict[str, Any]:
             (trial / "ingest").symlink_to((gen / "ingest").resolve())
             r = run_tracked([CURATE, command, "--run", str(trial), "--workers", str(args.workers)],
                             root / f"{name}-{rep}.log")
-            r["cpu_s"] = _cpu_seconds(trial, command)
+            r["stage_elapsed_s"] = _stage_elapsed(trial, command)
             runs[name].append(r)
             if name == "dedup_lines" and rep == args.repeat - 1:
                 quality = _quality(gen, trial)
@@ -150,7 +150,7 @@ def synthetic(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _cpu_seconds(trial: Path, command: str) -> float | None:
+def _stage_elapsed(trial: Path, command: str) -> float | None:
     """The stage's own elapsed time as recorded in its _SUCCESS (pipeline only, no interpreter start)."""
     folder = "dedup_lines" if command == "dedup-lines" else "dedup"
     return json.loads((trial / folder / "_SUCCESS").read_text())["elapsed_s"]

@@ -164,3 +164,30 @@ def test_against_refuses_incompatible_counts(done, tmp_path):
     write_input(new, [_doc("n0", prose(random.Random(1), 40))], shards=1)
     assert _run(new, "--against", str(done), "--set", "dedup_lines.unit=paragraph") == 2
     assert not (new / "dedup_lines").exists()
+
+
+def test_count_and_example_combines_in_a_test_pipeline():
+    """The two CombinePerKey steps: (hashes, documents) arrays summed per hash across files and
+    partitions; examples merged to the smallest ids whatever the order they arrive in."""
+    import apache_beam as beam
+    import numpy as np
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from pipelines.stages.dedup_lines import MergeExamples, SumUnitCounts
+
+    arrays = [(("web", 0), (np.array([4, 2], np.uint64), np.array([1, 1]))),
+              (("web", 0), (np.array([2, 8], np.uint64), np.array([3, 1]))),
+              (("web", 1), (np.array([5], np.uint64), np.array([2])))]
+    arrays += [(("web", 0), (np.array([8], np.uint64), np.array([1])))] * 40  # past the compaction size
+    examples = [(("web", 2), (["d3", "d7"], "d3", "three")), (("web", 2), (["d1", "d9"], "d1", "one")),
+                (("web", 2), (["d5"], "d5", "five"))]
+    with TestPipeline() as p:
+        counts = (
+            p | "Arrays" >> beam.Create(arrays)
+            | beam.CombinePerKey(SumUnitCounts())
+            | beam.MapTuple(lambda k, hc: (k, hc[0].tolist(), hc[1].tolist()))
+        )
+        assert_that(counts, equal_to([(("web", 0), [2, 4, 8], [4, 1, 41]), (("web", 1), [5], [2])]), label="counts")
+        merged = p | "Examples" >> beam.Create(examples) | beam.CombinePerKey(MergeExamples(3))
+        assert_that(merged, equal_to([(("web", 2), (["d1", "d3", "d5"], "d1", "one"))]), label="examples")
