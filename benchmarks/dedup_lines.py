@@ -16,7 +16,8 @@ after / before >= 0.99, `without` after < before.
 `synthetic`: GEN is made by benchmarks/make_templates.py (GEN/ingest + GEN/truth). `curate dedup` (the
 MinHash stage) and `curate dedup-lines` run on the same documents in fresh run folders, one after
 the other, `--repeat` times (median reported), each tracked for wall time and the peak memory of its
-process tree (benchmarks/dedup.py's sampler: summed RSS and PSS). Quality: precision = removed units
+process tree (benchmarks/dedup.py's sampler: summed RSS and PSS) and the CPU seconds of the tree
+(getrusage of the reaped children). Quality: precision = removed units
 that are planted template lines / removed units; recall = planted template lines in at least the
 threshold's documents that were removed / those lines (lines under the threshold are reported apart:
 they must stay).
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -133,8 +135,12 @@ def synthetic(args: argparse.Namespace) -> dict[str, Any]:
                 shutil.rmtree(trial)
             trial.mkdir(parents=True)
             (trial / "ingest").symlink_to((gen / "ingest").resolve())
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             r = run_tracked([CURATE, command, "--run", str(trial), "--workers", str(args.workers)],
                             root / f"{name}-{rep}.log")
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            # CPU of the whole process tree (workers are reaped by their parent, so their time rolls up)
+            r["cpu_s"] = round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1)
             r["stage_elapsed_s"] = _stage_elapsed(trial, command)
             runs[name].append(r)
             if name == "dedup_lines" and rep == args.repeat - 1:
@@ -145,6 +151,7 @@ def synthetic(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "docs": n_docs, "workers": args.workers, "repeat": args.repeat, "median": med,
         "time_ratio_dedup_lines_over_minhash": round(a["seconds"] / b["seconds"], 3),
+        "cpu_ratio_dedup_lines_over_minhash": round(a["cpu_s"] / max(1e-9, b["cpu_s"]), 3),
         "peak_pss_ratio_dedup_lines_over_minhash": round(a["peak_pss_sum_gb"] / max(1e-9, b["peak_pss_sum_gb"]), 3),
         "quality": quality, "runs": runs,
     }

@@ -5,9 +5,9 @@ Sibling of make_near_dups.py (same sentence pool and content generator). Documen
 its site's template: header lines (navigation, banner) and footer lines (newsletter, cookie notice,
 copyright with a year, related-articles list). Each template line appears in a page with probability
 0.9, with cosmetic variations the normalization must absorb (case, punctuation, the year's digits).
-A few lines are shared by every site (a common cookie-consent widget). Site sizes follow a Zipf-like
-law from 1 page up, so some templates sit below any sensible threshold; 15% of the pages belong to
-no site. Real quotes (a content sentence pair pasted into 2-4 other pages) are planted as negatives:
+A few lines are shared by many sites (a common cookie-consent widget). Site sizes follow a Zipf-like
+law, and one site in ten is tiny (1-9 pages expected), so its template sits below the threshold and
+must stay; 15% of the pages belong to no site. Real quotes (a content sentence pair pasted into 2-4 other pages) are planted as negatives:
 content repeated in a few pages that must stay.
 
 Ground truth, by the very unit hash the stage uses (`filters.dedup.lines.hash_units`):
@@ -102,9 +102,13 @@ def main(argv: list[str] | None = None) -> int:
     n = args.docs
     shards = args.shards or max(2, n // 12_500)
 
-    # Site sizes: Zipf-like (size ~ 1/rank) scaled to the mean, from 1 page up.
+    # Site sizes: Zipf-like (size ~ rank^-0.8) around the mean, and one site in ten tiny (1-9 pages
+    # expected): their template lines sit under a threshold of 10 documents and must stay.
     n_sites = max(1, round(n * (1 - args.no_site) / args.pages_per_site))
     weights = [1.0 / (r + 1) ** 0.8 for r in range(n_sites)]
+    mean_w = sum(weights) / n_sites
+    for r in range(0, n_sites, 10):
+        weights[r] = mean_w * rng.uniform(1, 9) / args.pages_per_site
     sites = [Site(rng, pool, i) for i in range(n_sites)]
     site_of = rng.choices(range(n_sites), weights=weights, k=n)
     for i in range(n):
