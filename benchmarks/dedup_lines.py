@@ -17,7 +17,7 @@ after / before >= 0.99, `without` after < before.
 MinHash stage) and `curate dedup-lines` run on the same documents in fresh run folders, one after
 the other, `--repeat` times (median reported), each tracked for wall time and the peak memory of its
 process tree (benchmarks/dedup.py's sampler: summed RSS and PSS) and the CPU seconds of the tree
-(getrusage of the reaped children). Quality: precision = removed units
+(polled per process). Quality: precision = removed units
 that are planted template lines / removed units; recall = planted template lines in at least the
 threshold's documents that were removed / those lines (lines under the threshold are reported apart:
 they must stay).
@@ -26,14 +26,15 @@ they must stay).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -135,12 +136,10 @@ def synthetic(args: argparse.Namespace) -> dict[str, Any]:
                 shutil.rmtree(trial)
             trial.mkdir(parents=True)
             (trial / "ingest").symlink_to((gen / "ingest").resolve())
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            r = run_tracked([CURATE, command, "--run", str(trial), "--workers", str(args.workers)],
-                            root / f"{name}-{rep}.log")
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            # CPU of the whole process tree (workers are reaped by their parent, so their time rolls up)
-            r["cpu_s"] = round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1)
+            with TreeCpu() as cpu:
+                r = run_tracked([CURATE, command, "--run", str(trial), "--workers", str(args.workers)],
+                                root / f"{name}-{rep}.log")
+            r["cpu_s"] = round(cpu.seconds, 1)
             r["stage_elapsed_s"] = _stage_elapsed(trial, command)
             runs[name].append(r)
             if name == "dedup_lines" and rep == args.repeat - 1:
@@ -155,6 +154,42 @@ def synthetic(args: argparse.Namespace) -> dict[str, Any]:
         "peak_pss_ratio_dedup_lines_over_minhash": round(a["peak_pss_sum_gb"] / max(1e-9, b["peak_pss_sum_gb"]), 3),
         "quality": quality, "runs": runs,
     }
+
+
+class TreeCpu:
+    """CPU seconds (user + system) of every process started under this one while the block runs:
+    the last reading of each process, polled every 0.2 s (Beam's worker processes are not reaped
+    through this process, so getrusage would miss them)."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self.me = psutil.Process()
+        self.last: dict[tuple[int, float], float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            for p in self.me.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    t = p.cpu_times()
+                    self.last[(p.pid, p.create_time())] = t.user + t.system
+            self._stop.wait(0.2)
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.last.values())
+
+    def __enter__(self) -> TreeCpu:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _stage_elapsed(trial: Path, command: str) -> float | None:

@@ -8,11 +8,12 @@ it occurs in at least `min_docs` distinct documents (and a fraction of them) of 
 quote shared by two pages stays, and counting is exact (64-bit hashes, no Bloom false positives).
 
 - `split_units`: the (start, end) character spans of the non-blank lines / paragraphs of a text;
-- `hash_units`: each unit normalized as for MinHash (`normalize.normalize_bytes`: case, accents,
-  punctuation, digits, white space), hashed with xxh3-64, and flagged eligible when its normalized
-  text has at least `min_unit_chars` characters (short units are never counted nor removed);
-- `doc_unit_set`: a document's distinct eligible hashes (a unit repeated inside one document counts
-  once: the count is of documents);
+- `hash_unit_batch` / `hash_units`: each unit normalized as for MinHash (`normalize.normalize_bytes`:
+  case, accents, punctuation, digits, white space; words joined by one space), hashed with xxh3-64,
+  and flagged eligible when its normalized text has at least `min_unit_chars` characters (short
+  units are never counted nor removed);
+- `doc_unit_counts` / `doc_unit_set`: distinct eligible hashes per document (a unit repeated inside
+  one document counts once: the count is of documents);
 - `merge_counts`: (hash, count) arrays summed per hash, what the combine per key does in numpy;
 - `threshold` / `removed_mask`: the decision; `remove_units` / `keeps`: applying it to one document.
 """
@@ -29,6 +30,7 @@ import xxhash
 
 from filters.dedup.lines_config import LineDedupConfig
 from filters.dedup.normalize import normalize_bytes
+from filters.dedup.shingles import CHUNK_BYTES
 
 #: Bumped whenever unit splitting or hashing changes, so stored counts from an older rule are refused.
 UNIT_HASH_SCHEME = 1
@@ -80,34 +82,127 @@ _JOIN_BYTES = _JOIN.encode("utf-8")
 
 
 def canonical_units(text: str, spans: Sequence[tuple[int, int]]) -> list[bytes]:
-    """The normalized text of each unit (words joined by one space), UTF-8."""
-    if text.isascii():
-        # The ASCII normalization maps byte to byte, so the whole text is normalized once and sliced.
-        norm = normalize_bytes(text)
-        return [b" ".join(norm[s:e].split()) for s, e in spans]
-    if _JOIN not in text:
-        pieces = normalize_bytes(_JOIN.join(text[s:e] for s, e in spans)).split(_JOIN_BYTES)
-        if len(pieces) == len(spans):
-            return [b" ".join(p.split()) for p in pieces]
+    """The normalized text of each unit, words joined by one space (a unit's hash is its xxh3-64)."""
     return [b" ".join(normalize_bytes(text[s:e]).split()) for s, e in spans]
 
 
 def unit_hash(canonical: bytes) -> int:
+    """The hash of one unit from its canonical normalized text (the reference for `hash_unit_batch`)."""
     return xxhash.xxh3_64_intdigest(canonical)
 
 
+@dataclass(slots=True)
+class UnitBatch:
+    """The units of a batch of documents: document d owns units offsets[d]:offsets[d + 1]."""
+
+    spans: list[list[tuple[int, int]]]
+    hashes: np.ndarray  # uint64
+    eligible: np.ndarray  # bool
+    offsets: np.ndarray  # int64, len = documents + 1
+
+    def units(self, d: int) -> Units:
+        lo, hi = self.offsets[d], self.offsets[d + 1]
+        return Units(self.spans[d], self.hashes[lo:hi], self.eligible[lo:hi])
+
+
+_SPACE = 0x20
+
+
+def hash_unit_batch(texts: Sequence[str], unit: str, min_unit_chars: int) -> UnitBatch:
+    """Units of many documents, hashed in cache-sized chunks: Python splits each text into units and
+    normalizes it in one call; compacting white space, measuring lengths in characters and finding
+    each unit's canonical bytes run in numpy over the chunk; xxh3-64 reads each unit in place."""
+    spans = [split_units(t, unit) for t in texts]
+    hashes: list[np.ndarray] = []
+    eligible: list[np.ndarray] = []
+    lo = size = 0
+    for i, t in enumerate(texts):
+        size += len(t) + 1
+        if size >= CHUNK_BYTES or i == len(texts) - 1:
+            h, e = _hash_chunk(texts[lo : i + 1], spans[lo : i + 1], min_unit_chars)
+            hashes.append(h)
+            eligible.append(e)
+            lo, size = i + 1, 0
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum([len(s) for s in spans], out=offsets[1:])
+    if not hashes:
+        return UnitBatch(spans, np.zeros(0, np.uint64), np.zeros(0, bool), offsets)
+    return UnitBatch(spans, np.concatenate(hashes), np.concatenate(eligible), offsets)
+
+
+def _hash_chunk(texts: Sequence[str], spans: Sequence[list[tuple[int, int]]], min_chars: int):
+    pieces: list[bytes] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    pos = 0
+    for text, sp in zip(texts, spans, strict=True):
+        if text.isascii():  # byte-to-byte normalization: the units keep their offsets
+            pieces.append(normalize_bytes(text))
+            starts += [pos + s for s, _ in sp]
+            ends += [pos + e for _, e in sp]
+            pos += len(text)
+        else:
+            for norm in _normalized_units(text, sp):
+                pieces.append(norm)
+                starts.append(pos)
+                pos += len(norm)
+                ends.append(pos)
+                pieces.append(b" ")
+                pos += 1
+        pieces.append(b" ")  # documents never run into each other
+        pos += 1
+    raw = np.frombuffer(b"".join(pieces), dtype=np.uint8)
+    # Compact runs of spaces, then drop one space at either end of each unit: the canonical text.
+    # (Positions are mapped with searchsorted over the few unit bounds: a cumsum over every byte
+    # costs more than the rest of the chunk.)
+    space = raw == _SPACE
+    keep = ~space
+    keep[1:] |= ~space[:-1]
+    kept = np.flatnonzero(keep)
+    c = raw[kept]
+    s = np.searchsorted(kept, np.asarray(starts, dtype=np.int64))
+    e = np.searchsorted(kept, np.asarray(ends, dtype=np.int64))
+    nonempty = s < e
+    s = s + (nonempty & (c[np.minimum(s, len(c) - 1)] == _SPACE))
+    e = e - ((s < e) & (c[np.maximum(e - 1, 0)] == _SPACE))
+    e = np.maximum(e, s)
+    # characters, not UTF-8 bytes (a CJK line would otherwise count 3x): continuation bytes don't count
+    cont = np.flatnonzero((c & 0xC0) == 0x80)
+    chars = (e - s) - (np.searchsorted(cont, e) - np.searchsorted(cont, s))
+    mv = memoryview(c)
+    digest = xxhash.xxh3_64_intdigest
+    hashes = np.fromiter((digest(mv[a:b]) for a, b in zip(s.tolist(), e.tolist(), strict=True)),
+                         dtype=np.uint64, count=len(s))
+    return hashes, chars >= min_chars
+
+
+def _normalized_units(text: str, spans: Sequence[tuple[int, int]]) -> list[bytes]:
+    """Normalized bytes of each unit of a non-ASCII text, in one normalization call when possible."""
+    if _JOIN not in text:
+        pieces = normalize_bytes(_JOIN.join(text[s:e] for s, e in spans)).split(_JOIN_BYTES)
+        if len(pieces) == len(spans):
+            return pieces
+    return [normalize_bytes(text[s:e]) for s, e in spans]
+
+
 def hash_units(text: str, unit: str, min_unit_chars: int) -> Units:
-    spans = split_units(text, unit)
-    canon = canonical_units(text, spans)
-    hashes = np.fromiter((xxhash.xxh3_64_intdigest(c) for c in canon), dtype=np.uint64, count=len(canon))
-    if text.isascii():
-        eligible = np.fromiter((len(c) >= min_unit_chars for c in canon), dtype=bool, count=len(canon))
-    else:  # count characters, not UTF-8 bytes (a CJK line would otherwise count 3x)
-        eligible = np.fromiter(
-            (len(c) >= min_unit_chars and len(c.decode("utf-8", "surrogatepass")) >= min_unit_chars for c in canon),
-            dtype=bool, count=len(canon),
-        )
-    return Units(spans, hashes, eligible)
+    """The units of one document (see `hash_unit_batch`)."""
+    return hash_unit_batch([text], unit, min_unit_chars).units(0)
+
+
+def doc_unit_counts(batch: UnitBatch, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(hash, number of documents holding it) over the documents `docs` of a batch, eligible units
+    only; a unit repeated inside one document counts once."""
+    doc_of = np.repeat(np.arange(len(batch.spans)), np.diff(batch.offsets))
+    sel = batch.eligible & np.isin(doc_of, docs)
+    h, d = batch.hashes[sel], doc_of[sel]
+    if not len(h):
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64)
+    order = np.lexsort((d, h))
+    h, d = h[order], d[order]
+    first = np.concatenate(([True], (h[1:] != h[:-1]) | (d[1:] != d[:-1])))
+    values, counts = np.unique(h[first], return_counts=True)
+    return values, counts.astype(np.int64)
 
 
 def doc_unit_set(units: Units) -> np.ndarray:

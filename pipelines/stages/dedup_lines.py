@@ -2,8 +2,8 @@
 
     RUN/<dedup|filter|ingest>/part-*.parquet
       -> Hash (per file, batches): each in-scope document's units (lines or paragraphs) normalized
-         as for MinHash and hashed to 64 bits; the per-document distinct eligible hashes summed per
-         file into (hash, documents) arrays, split by (scope, hash % partitions); the per-unit hashes
+         as for MinHash and hashed to 64 bits (numpy over each batch); the distinct eligible hashes
+         of each document counted per file into (hash, documents) arrays, split by (scope, hash % partitions); the per-unit hashes
          of every document saved to the stage's work folder for the second pass
          (+ with --against: the prior run's stored counts, split the same way)
       -> CombinePerKey on (scope, partition): (hash, documents) arrays summed per hash in numpy
@@ -50,8 +50,8 @@ import xxhash
 from filters.dedup.lines import (
     UNIT_HASH_SCHEME,
     Units,
-    doc_unit_set,
-    hash_units,
+    doc_unit_counts,
+    hash_unit_batch,
     keeps,
     merge_counts,
     remove_units,
@@ -151,26 +151,31 @@ class HashFile(beam.DoFn):
                 sel = scopes == scope
                 yield from _partitioned(scope, hashes[sel], counts[sel], cfg.partitions)
             return
-        per_scope: dict[str, list[np.ndarray]] = {}
+        per_scope: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
         all_hashes: list[np.ndarray] = []
-        lengths: list[int] = []
+        lengths: list[np.ndarray] = []
         pf = pq.ParquetFile(sf.path)
         n_docs = n_scoped = 0
         for batch in pf.iter_batches(batch_size=cfg.batch_size, columns=["text", "dataset", "kind"]):
             cols = batch.to_pydict()
-            for text, dataset, kind in zip(cols["text"], cols["dataset"], cols["kind"], strict=True):
-                n_docs += 1
-                scope = scope_of(dataset or "", kind, cfg)
-                if scope is None:
-                    lengths.append(0)
-                    continue
-                n_scoped += 1
-                units = hash_units(text, cfg.unit, cfg.min_unit_chars)
-                all_hashes.append(units.hashes)
-                lengths.append(len(units))
-                per_scope.setdefault(scope, []).append(doc_unit_set(units))
-        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
+            scopes = [scope_of(d or "", k, cfg) for d, k in zip(cols["dataset"], cols["kind"], strict=True)]
+            inside = [i for i, sc in enumerate(scopes) if sc is not None]
+            units = hash_unit_batch([cols["text"][i] for i in inside], cfg.unit, cfg.min_unit_chars)
+            n_units = np.zeros(len(scopes), dtype=np.int64)
+            n_units[inside] = np.diff(units.offsets)
+            lengths.append(n_units)
+            all_hashes.append(units.hashes)
+            n_docs += len(scopes)
+            n_scoped += len(inside)
+            scope_in = np.array([scopes[i] for i in inside], dtype=object)
+            for scope in sorted(set(scope_in.tolist())):
+                h, c = doc_unit_counts(units, np.flatnonzero(scope_in == scope))
+                acc = per_scope.setdefault(scope, ([], []))
+                acc[0].append(h)
+                acc[1].append(c)
+        offsets = np.zeros(sum(len(x) for x in lengths) + 1, dtype=np.int64)
+        if lengths:
+            np.cumsum(np.concatenate(lengths), out=offsets[1:])
         hashes = np.concatenate(all_hashes) if all_hashes else np.zeros(0, np.uint64)
         tmp = work_path(self.plan, sf).with_suffix(".tmp.npz")
         np.savez(tmp, hashes=hashes, offsets=offsets)
@@ -180,8 +185,7 @@ class HashFile(beam.DoFn):
         counter(NAME, "units").inc(len(hashes))
         progress.tick(docs=n_docs)
         for scope in sorted(per_scope):
-            sets = per_scope[scope]
-            h, c = merge_counts(sets, [np.ones(len(s), np.int64) for s in sets])
+            h, c = merge_counts(*per_scope[scope])
             yield from _partitioned(scope, h, c, cfg.partitions)
 
 

@@ -120,18 +120,36 @@ def test_config_validation(field, value):
         LineDedupConfig(**{field: value}).validate()
 
 
-def test_batched_normalization_matches_unit_by_unit():
-    """Non-ASCII texts are normalized in one call with a joining code point: same hashes as one by one."""
-    from filters.dedup.lines import _JOIN, canonical_units
-    from filters.dedup.normalize import normalize_bytes
+def test_batch_hashes_match_the_reference():
+    """Units hashed in numpy chunks (one normalization call per text, joined non-ASCII units) equal
+    xxh3-64 of each unit's canonical text computed one by one, and lengths count characters."""
+    from filters.dedup.lines import _JOIN, canonical_units, hash_unit_batch, unit_hash
 
-    text = "Ünïcödé line — «quoted» 2024\nΕλληνικά γράμματα εδώ\n\n  日本語の文章です、句読点。\nplain ascii line"
-    spans = split_units(text, "line")
-    one_by_one = [b" ".join(normalize_bytes(text[s:e]).split()) for s, e in spans]
-    assert canonical_units(text, spans) == one_by_one
-    odd = text + "\nholds the joiner " + _JOIN + " itself"
-    spans = split_units(odd, "line")
-    assert canonical_units(odd, spans) == [b" ".join(normalize_bytes(odd[s:e]).split()) for s, e in spans]
+    texts = [
+        "Ünïcödé line — «quoted» 2024\nΕλληνικά γράμματα εδώ\n\n  日本語の文章です、句読点。\nplain ascii line",
+        "  Plain ASCII,   with   spaces!  \r\n\n---\n!!!\nlast line",
+        "holds the joiner " + _JOIN + " itself\nand é",
+        "",
+        "x" * 300_000 + "\nshort",  # past the chunk size
+    ]
+    batch = hash_unit_batch(texts, "line", 5)
+    for d, text in enumerate(texts):
+        units = batch.units(d)
+        canon = canonical_units(text, units.spans)
+        assert units.hashes.tolist() == [unit_hash(c) for c in canon], d
+        assert units.eligible.tolist() == [len(c.decode("utf-8", "surrogatepass")) >= 5 for c in canon], d
+
+
+def test_doc_unit_counts_count_documents():
+    from filters.dedup.lines import doc_unit_counts, hash_unit_batch
+
+    a, b = "A line that repeats in the page", "Another line found in two pages"
+    batch = hash_unit_batch([f"{a}\n{a}\n{b}", f"{b}\n{a}", f"{b}\nshort"], "line", 10)
+    h, c = doc_unit_counts(batch, np.array([0, 1, 2]))
+    by_hash = dict(zip(h.tolist(), c.tolist(), strict=True))
+    assert by_hash == {hash_units(a, "line", 1).hashes[0]: 2, hash_units(b, "line", 1).hashes[0]: 3}
+    h, c = doc_unit_counts(batch, np.array([2]))
+    assert c.tolist() == [1]
 
 
 @pytest.mark.parametrize("text", ["a\n\nb\n", "\n \nx", "", "   ", "one", "x\r\n y \n\t\n"])
