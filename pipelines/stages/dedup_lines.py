@@ -215,10 +215,6 @@ class SumUnitCounts(beam.CombineFn):
         h, c = merge_counts(hs, cs)
         return [h], [c]
 
-    def compact(self, acc):
-        h, c = merge_counts(acc[0], acc[1])
-        return [h], [c]
-
     def extract_output(self, acc) -> tuple[np.ndarray, np.ndarray]:
         return merge_counts(acc[0], acc[1])
 
