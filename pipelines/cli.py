@@ -10,33 +10,42 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from dataclasses import replace
 
+from pipelines import stages as registry
 from pipelines.configlib import ConfigError
 
-#: command -> (module, one-line help). Modules load lazily: `curate ingest` never imports torch.
+#: Commands that are not stages: command -> (module, one-line help). The stages' commands come from the
+#: stage registry (`pipelines.stages.STAGES`). Modules load lazily: `curate ingest` never imports torch.
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("pipelines.job", "run a whole job from one YAML file, skipping completed stages"),
-    "ingest": ("pipelines.stages.ingest", "read raw WARC / JSONL / Parquet / text into clean documents"),
-    "filter": ("pipelines.stages.filter", "language, quality, repetition, URL, bad-word and PII filters"),
     "quality": ("pipelines.stages.quality", "train the fastText quality classifier"),
-    "dedup": ("pipelines.stages.dedup", "exact, URL and MinHash near-duplicate removal"),
-    "dedup-lines": ("pipelines.stages.dedup_lines", "remove lines / paragraphs repeated across many documents"),
-    "tokenizer": ("pipelines.stages.tokenizer", "train the SentencePiece BPE tokenizer on a sample"),
-    "tokenizer-eval": ("pipelines.stages.tokenizer_eval", "bytes per token on held-out documents"),
-    "tokenize": ("pipelines.stages.tokenize", "encode documents into Parquet token shards"),
-    "train": ("pipelines.stages.train", "pretrain a causal LM on the token shards"),
     "generate": ("pipelines.stages.generate", "sample text from the last checkpoint"),
+    "export": ("pipelines.stages.export", "write the trained model and tokenizer as a Hugging Face folder"),
     "report": ("pipelines.report.command", "write RUN/report/index.html and the dataset card"),
 }
 
 
-def _base_parser(prog: str, help_text: str) -> argparse.ArgumentParser:
+def all_commands() -> dict[str, tuple[str, str]]:
+    """Every command in the order `curate --help` lists them: run, the stages in job order, the others."""
+    out = {"run": COMMANDS["run"]}
+    out.update({s.command: (s.module, s.help) for s in registry.STAGES})
+    out.update({k: v for k, v in COMMANDS.items() if k != "run"})
+    return out
+
+
+class UsageError(Exception):
+    """A command line curate cannot take as it is."""
+
+
+def _base_parser(prog: str, help_text: str, config_option: bool = True) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description=help_text)
-    p.add_argument("--config", help="YAML config file")
+    if config_option:
+        p.add_argument("--config", help="YAML config file")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value, e.g. --set filter.gopher.min_words=40 (repeatable)")
+                   help="override a config value, e.g. --set filter.gopher_quality.min_words=40 (repeatable)")
     p.add_argument("--runner", help="direct (default), dask, or any Beam runner name")
     p.add_argument("--workers", type=int, help="parallel workers for the direct and dask runners")
     p.add_argument("--dask-address", help="address of a running dask.distributed scheduler")
@@ -45,10 +54,11 @@ def _base_parser(prog: str, help_text: str) -> argparse.ArgumentParser:
 
 
 def _usage() -> str:
-    width = max(map(len, COMMANDS))
+    commands = all_commands()
+    width = max(map(len, commands))
     lines = ["usage: curate COMMAND [options] [beam options]", "", "commands:"]
-    lines += [f"  {name:<{width}}  {help_text}" for name, (_, help_text) in COMMANDS.items()]
-    lines += ["", "`curate COMMAND --help` for a command's options."]
+    lines += [f"  {name:<{width}}  {help_text}" for name, (_, help_text) in commands.items()]
+    lines += ["", "`curate COMMAND --help` for a command's options; -v shows library logs and tracebacks."]
     return "\n".join(lines)
 
 
@@ -58,24 +68,87 @@ def main(argv: list[str] | None = None) -> int:
         print(_usage())
         return 0
     command = argv.pop(0)
-    _quiet_library_logs()
-    if command not in COMMANDS:
+    verbose = "-v" in argv or "--verbose" in argv
+    _quiet_library_logs(verbose)
+    commands = all_commands()
+    if command not in commands:
         print(f"curate: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
         return 2
-    module_name, help_text = COMMANDS[command]
-    module = importlib.import_module(module_name)
-    parser = _base_parser(f"curate {command}", help_text)
-    if getattr(module, "NEEDS_RUN", True):
-        parser.add_argument("--run", required=True, help="the run folder")
-    module.add_arguments(parser)
-    args, beam_args = parser.parse_known_args(argv)
-    logging.getLogger().setLevel(logging.INFO if args.verbose else logging.WARNING)
+    module_name, help_text = commands[command]
     try:
+        module = importlib.import_module(module_name)
+        parser = _base_parser(f"curate {command}", help_text, config_option=not hasattr(module, "config_file"))
+        if getattr(module, "NEEDS_RUN", True):
+            parser.add_argument("--run", required=True, help="the run folder")
+        module.add_arguments(parser)
+        args, beam_args = parser.parse_known_args(argv)
+        check_beam_args(beam_args)
         config = _load(args, module)
         return int(module.main(args, config, beam_args) or 0)
     except ConfigError as e:  # raised before any work starts
-        print(f"curate {command}: config error: {e}", file=sys.stderr)
+        print(f"curate {command}: config error: {_one_line(str(e))}", file=sys.stderr)
         return 2
+    except UsageError as e:
+        print(f"curate {command}: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"curate {command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if verbose:
+            raise
+        print(f"curate {command}: error: {_describe(e)}", file=sys.stderr)
+        return 1
+
+
+def _describe(e: BaseException) -> str:
+    """One line for an error: its message (errors of ours name the file or key), else its type too."""
+    if isinstance(e, OSError) and e.filename is not None:
+        return f"{e.strerror or type(e).__name__}: {e.filename}"
+    message = _one_line(str(e))
+    ours = type(e).__module__.startswith(("pipelines", "filters", "tokenizer", "trainer"))
+    if ours and message:
+        return message
+    return f"{type(e).__name__}: {message}" if message else type(e).__name__
+
+
+def _one_line(message: str) -> str:
+    return " ".join(line.strip() for line in message.strip().splitlines() if line.strip())
+
+
+def check_beam_args(beam_args: list[str]) -> None:
+    """Arguments our parser did not take go to Beam; each must be an option Beam knows. Beam itself only
+    logs "Discarding unparseable args" and goes on, which turns a typo or a shell-expanded glob into
+    silently ignored input."""
+    if not beam_args:
+        return
+    _, unknown = _beam_parser().parse_known_args(beam_args)
+    if not unknown:
+        return
+    arg = unknown[0]
+    hint = ""
+    if not arg.startswith("-"):
+        hint = " (to read several files, list them all after --input, or quote the glob: --input 'dir/*.warc.gz')"
+    elif arg.split("=")[0] == "--config":
+        hint = " (curate run reads its config from the job file given as its argument)"
+    raise UsageError(f"unrecognized argument {arg!r}: neither a curate option nor a Beam pipeline option{hint}")
+
+
+def _beam_parser() -> argparse.ArgumentParser:
+    """A parser that knows every Beam pipeline option (runner-specific ones too)."""
+    from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
+
+    parser = _BeamArgumentParser(allow_abbrev=False)
+    seen: set[type] = set()
+    todo = list(PipelineOptions.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        cls._add_argparse_args(parser)
+        todo.extend(cls.__subclasses__())
+    return parser
 
 
 class _DropNoise(logging.Filter):
@@ -90,18 +163,26 @@ class _DropNoise(logging.Filter):
         return not any(n in msg for n in self.NOISE)
 
 
-def _quiet_library_logs() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _quiet_library_logs(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(logging.INFO if verbose else logging.WARNING)
+    if verbose:
+        return
+    os.environ.setdefault("CURATE_QUIET", "1")  # Beam's worker processes read it (pipelines.beam_worker)
     for handler in logging.getLogger().handlers:
         handler.addFilter(_DropNoise())
-    for name in ("distributed", "apache_beam.runners.dask", "warcio"):
+    for name in ("distributed", "apache_beam", "warcio"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def _load(args: argparse.Namespace, module):
+    """The config: the job file (`curate run`) or --config, then --set, then the flags, each flag
+    overriding only the key it names."""
     from pipelines.config import load_config
 
-    config = load_config(args.config, args.overrides)
+    path = module.config_file(args) if hasattr(module, "config_file") else args.config
+    config = load_config(path, args.overrides)
     runner = config.runner
     if args.runner:
         runner = replace(runner, name=args.runner)
@@ -112,7 +193,14 @@ def _load(args: argparse.Namespace, module):
     config = replace(config, runner=runner)
     if hasattr(module, "overrides"):
         config = module.overrides(args, config)
+    if getattr(module, "NEEDS_RUN", True):
+        _check_run_folder(args.run)
     return config
+
+
+def _check_run_folder(run: str) -> None:
+    if os.path.exists(run) and not os.path.isdir(run):
+        raise UsageError(f"--run: {run} is a file, not a run folder")
 
 
 if __name__ == "__main__":

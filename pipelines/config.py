@@ -15,6 +15,7 @@ from typing import Literal
 from filters.config import FilterConfig
 from filters.dedup.config import DedupConfig
 from filters.dedup.lines_config import LineDedupConfig
+from pipelines import stages as registry
 from pipelines.configlib import ConfigError, apply_overrides, load_dataclass, read_yaml, to_dict
 from tokenizer.config import TokenizeConfig, TokenizerConfig
 from trainer.config import TrainConfig
@@ -85,15 +86,12 @@ class RunnerConfig:
         return "multi_processing" if self.resolved_workers() > 1 else "in_memory"
 
 
-#: Every stage `curate run` knows, in the order it runs them.
-ALL_STAGES = ("ingest", "filter", "dedup", "dedup_lines", "tokenizer", "tokenizer_eval", "tokenize", "train")
-
 
 @dataclass(frozen=True)
 class JobConfig:
     inputs: list[InputSpec] = field(default_factory=list)
-    # The stages `curate run` runs, a subsequence of ALL_STAGES (ingest always first).
-    stages: list[str] = field(default_factory=lambda: list(ALL_STAGES))
+    # The stages `curate run` runs, a subsequence of the registry's (`pipelines.stages`), ingest first.
+    stages: list[str] = field(default_factory=lambda: list(registry.stage_names()))
     report: bool = True  # write RUN/report/index.html and the dataset card at the end of `curate run`
     seed: int = 0
     runner: RunnerConfig = field(default_factory=RunnerConfig)
@@ -106,18 +104,19 @@ class JobConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def validate(self) -> None:
-        unknown = [s for s in self.stages if s not in ALL_STAGES]
+        known = registry.stage_names()
+        unknown = [s for s in self.stages if s not in known]
         if unknown:
-            raise ValueError(f"stages: unknown stage {unknown[0]!r} (known: {', '.join(ALL_STAGES)})")
-        order = [ALL_STAGES.index(s) for s in self.stages]
+            raise ValueError(f"stages: unknown stage {unknown[0]!r} (known: {', '.join(known)})")
+        order = [known.index(s) for s in self.stages]
         if order != sorted(set(order)):
-            raise ValueError(f"stages: must be in the order {', '.join(ALL_STAGES)}, each once")
+            raise ValueError(f"stages: must be in the order {', '.join(known)}, each once")
         if self.stages and self.stages[0] != "ingest":
             raise ValueError("stages: must start with ingest")
-        needs = {"tokenizer_eval": "tokenizer", "tokenize": "tokenizer", "train": "tokenize"}
-        for stage, required in needs.items():
-            if stage in self.stages and required not in self.stages:
-                raise ValueError(f"stages: {stage} needs {required}")
+        for stage in registry.STAGES:
+            for required in stage.needs:
+                if stage.name in self.stages and required not in self.stages:
+                    raise ValueError(f"stages: {stage.name} needs {required}")
 
 
 def load_config(path: str | None = None, overrides: list[str] | None = None) -> JobConfig:
@@ -155,7 +154,6 @@ def check_inputs(cfg: JobConfig) -> None:
 
 
 __all__ = [
-    "ALL_STAGES",
     "ConfigError",
     "IngestConfig",
     "InputSpec",

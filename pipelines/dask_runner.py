@@ -8,10 +8,23 @@ else consumes, in one Dask graph so shared upstream work runs once.
 
 from __future__ import annotations
 
-import apache_beam.runners.dask.transform_evaluator as _evaluator
-from apache_beam.pipeline import PipelineVisitor
-from apache_beam.runners.dask.dask_runner import DaskOptions, DaskRunnerResult, dask_overrides
-from apache_beam.runners.dask.dask_runner import DaskRunner as BeamDaskRunner
+import apache_beam
+
+#: The Beam versions whose DaskRunner internals this module patches and is tested with (pyproject.toml
+#: pins the same range). Another version may have fixed or moved them: refuse rather than guess.
+TESTED_BEAM = ("2.77.",)
+
+if not apache_beam.__version__.startswith(TESTED_BEAM):
+    raise ImportError(
+        f"pipelines.dask_runner patches Beam's DaskRunner internals as of apache-beam {', '.join(TESTED_BEAM)}x; "
+        f"this environment has apache-beam {apache_beam.__version__}. Install apache-beam>=2.77,<2.78 "
+        "(pyproject.toml) or use another runner."
+    )
+
+import apache_beam.runners.dask.transform_evaluator as _evaluator  # noqa: E402
+from apache_beam.pipeline import PipelineVisitor  # noqa: E402
+from apache_beam.runners.dask.dask_runner import DaskOptions, DaskRunnerResult, dask_overrides  # noqa: E402
+from apache_beam.runners.dask.dask_runner import DaskRunner as BeamDaskRunner  # noqa: E402
 
 _apply_dofn_to_bundle = _evaluator.apply_dofn_to_bundle
 

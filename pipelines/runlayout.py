@@ -16,15 +16,15 @@ import os
 import shutil
 import uuid
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 
-SUCCESS = "_SUCCESS"
+from pipelines.stages import document_folders
 
-#: Stages that produce documents, latest first: a stage reads the latest complete one before it.
-DOCUMENT_STAGES = ("dedup_lines", "dedup", "filter", "ingest")
+SUCCESS = "_SUCCESS"
 
 
 class StageMissingError(RuntimeError):
@@ -32,11 +32,12 @@ class StageMissingError(RuntimeError):
 
 
 class RunLayout:
-    def __init__(self, root: str | os.PathLike[str]):
+    def __init__(self, root: str | os.PathLike[str], job_fingerprints: Mapping[str, str] | None = None):
         self.root = Path(root)
-        # Set by `curate run`: the fingerprint of each stage's config and upstream, stored in its
-        # _SUCCESS so that a later run can skip the stage when nothing it depends on changed.
-        self.job_fingerprints: dict[str, str] = {}
+        # Given by `curate run`, keyed by stage folder: the fingerprint of each stage's config and
+        # upstream, stored in its _SUCCESS so that a later run can skip the stage when nothing it
+        # depends on changed.
+        self.job_fingerprints: dict[str, str] = dict(job_fingerprints or {})
 
     def stage_dir(self, stage: str) -> Path:
         return self.root / stage
@@ -67,8 +68,9 @@ class RunLayout:
         return sorted(self.rejected_dir(stage).glob("part-*.parquet"))
 
     def latest_documents_stage(self, before: str | None = None) -> str:
-        """The latest completed documents stage (dedup, filter, ingest), optionally only those before `before`."""
-        candidates = list(DOCUMENT_STAGES)
+        """The latest completed documents stage (the registry's documents stages, latest first: dedup,
+        filter, ingest), optionally only those before the stage folder `before`."""
+        candidates = list(reversed(document_folders()))
         if before in candidates:
             candidates = candidates[candidates.index(before) + 1 :]
         for stage in candidates:

@@ -14,10 +14,9 @@ log = logging.getLogger(__name__)
 
 
 def _direct_flags(cfg: RunnerConfig) -> list[str]:
-    # FnApiRunner is the engine Beam's DirectRunner picks for batch pipelines; naming it directly
-    # skips DirectRunner's first try, the PrismRunner, which downloads a binary at run time.
+    # FnApiRunner, not DirectRunner (which first tries Prism, a download): see pipelines.direct_runner.
     return [
-        "--runner=FnApiRunner",
+        "--runner=pipelines.direct_runner.CurateFnApiRunner",
         f"--direct_num_workers={cfg.resolved_workers()}",
         f"--direct_running_mode={cfg.resolved_mode()}",
     ]

@@ -67,10 +67,12 @@ def _varint(buf: bytes, pos: int) -> tuple[int, int]:
             raise ModelFormatError("varint too long")
 
 
-def _fields(buf: bytes) -> Iterator[tuple[int, int, int | bytes]]:
-    """(field number, wire type, value) of one message; value is an int or the raw bytes."""
+def _spans(buf: bytes) -> Iterator[tuple[int, int, int | bytes, int, int]]:
+    """(field number, wire type, value, start, end) of one message's fields; value is an int or the raw
+    bytes, `buf[start:end]` the whole field as written."""
     pos = 0
     while pos < len(buf):
+        start = pos
         key, pos = _varint(buf, pos)
         num, wire = key >> 3, key & 7
         if wire == 0:
@@ -86,7 +88,42 @@ def _fields(buf: bytes) -> Iterator[tuple[int, int, int | bytes]]:
             raise ModelFormatError(f"unsupported wire type {wire}")
         if pos > len(buf):
             raise ModelFormatError("truncated message")
+        yield num, wire, value, start, pos
+
+
+def _fields(buf: bytes) -> Iterator[tuple[int, int, int | bytes]]:
+    """(field number, wire type, value) of one message; value is an int or the raw bytes."""
+    for num, wire, value, _, _ in _spans(buf):
         yield num, wire, value
+
+
+def _encode_varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+#: TrainerSpec fields that name files of the training run (`input`, `model_prefix`).
+_TRAINER_PATH_FIELDS = (1, 2)
+
+
+def without_training_paths(data: bytes) -> bytes:
+    """The model with the training file paths cleared from its TrainerSpec. They name a temporary
+    folder, so two runs of the same job wrote different `tokenizer.model` bytes; encoding never reads
+    them (it reads the pieces and the NormalizerSpec)."""
+    out = bytearray()
+    for num, wire, value, start, end in _spans(data):
+        if num == 2 and wire == 2:
+            spec = bytes(value)
+            kept = b"".join(spec[s:e] for n, _, _, s, e in _spans(spec) if n not in _TRAINER_PATH_FIELDS)
+            out += _encode_varint(2 << 3 | 2) + _encode_varint(len(kept)) + kept
+        else:
+            out += data[start:end]
+    return bytes(out)
 
 
 def _piece(buf: bytes) -> Piece:

@@ -30,6 +30,7 @@ from tokenizer.config import (
     UNK_ID,
     TokenizerConfig,
 )
+from tokenizer.model import without_training_paths
 
 MODEL_FILE = "tokenizer.model"
 
@@ -162,7 +163,9 @@ def train_bpe(input_path: str | Path, out_dir: str | Path, cfg: TokenizerConfig,
                 f"(now {cfg.vocab_size}) or raise tokenizer.sample_bytes."
             ) from None
         final = out_dir / MODEL_FILE
-        (work / "tokenizer.model").replace(final)
+        model = work / "tokenizer.model"
+        model.write_bytes(without_training_paths(model.read_bytes()))
+        model.replace(final)
         return TrainResult(final, len(counts), in_vocab, len(masked))
     finally:
         shutil.rmtree(work, ignore_errors=True)

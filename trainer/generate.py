@@ -72,9 +72,11 @@ def sample(
 
 
 def generate_text(
-    run_dir: str | os.PathLike[str],
+    train_dir: str | os.PathLike[str],
+    tokenizer_model: str | os.PathLike[str],
     prompt: str,
     *,
+    tokenizer_fingerprint: str | None = None,
     max_new_tokens: int = 100,
     temperature: float = 0.8,
     top_k: int | None = 50,
@@ -82,20 +84,18 @@ def generate_text(
     num_samples: int = 1,
     device: str = "cpu",
 ) -> list[str]:
-    """Samples continuing `prompt` from RUN/train's latest checkpoint, decoded with RUN/tokenizer."""
+    """Samples continuing `prompt` from the latest checkpoint in `train_dir`, decoded with the SentencePiece
+    `tokenizer_model`; a checkpoint trained with another tokenizer than `tokenizer_fingerprint` is refused."""
     import sentencepiece as spm
 
-    run = Path(run_dir)
-    loaded = load_model(run / "train", device)
+    loaded = load_model(Path(train_dir), device)
     tok = loaded.tokenizer
-    model_file = run / "tokenizer" / "tokenizer.model"
+    model_file = Path(tokenizer_model)
     if not model_file.is_file():
         raise FileNotFoundError(f"{model_file}: no tokenizer model")
-    card = run / "tokenizer" / "tokenizer_card.json"
-    if card.is_file():
-        fp = json.loads(card.read_text()).get("fingerprint")
-        if fp and tok.get("fingerprint") and fp != tok["fingerprint"]:
-            raise ValueError(f"{loaded.path}: trained with tokenizer {tok['fingerprint']}, but {card} has {fp}")
+    fp = tokenizer_fingerprint
+    if fp and tok.get("fingerprint") and fp != tok["fingerprint"]:
+        raise ValueError(f"{loaded.path}: trained with tokenizer {tok['fingerprint']}, but {model_file} is {fp}")
     sp = spm.SentencePieceProcessor(model_file=str(model_file))
     prompt_ids = list(sp.encode(prompt))
     if tok.get("add_bos") and tok.get("bos_id") is not None:

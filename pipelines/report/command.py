@@ -8,8 +8,6 @@ import sys
 from pipelines.config import JobConfig
 from pipelines.report.report import DEFAULT_EXACT_ROWS, DEFAULT_SAMPLE_ROWS, write_report
 
-HELP = "write RUN/report/index.html and the dataset card"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="where to write the page (default: RUN/report/index.html)")

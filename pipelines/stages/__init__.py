@@ -1,1 +1,104 @@
-"""One module per stage: a composite PTransform and a `run` that wires it between the run folders."""
+"""The stage registry: the one place that says what a stage is and in which order stages run.
+
+The command line, `curate run`, the run layout, the report and the job service all read `STAGES`.
+Adding a stage is one module under `pipelines/stages/` (its `run`, the wiring of its pipeline, its
+`add_arguments` / `overrides` / `main` for the command line) plus one `Stage(...)` line below.
+
+This module is imported by `pipelines.config` and must stay light: no Beam, no torch. A stage's module
+is imported only when the stage runs (`Stage.load()`), so `curate ingest` never imports torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a job.
+
+    name      the name in a job file's `stages:` list and in `--from`
+    command   the `curate` subcommand that runs the stage alone
+    module    the module holding `run(layout, config, beam_args, **kw)` and the command-line hooks
+    folder    where the stage commits under RUN (and `RUN/rejected/<folder>/` for what it drops)
+    help      the one-line help of the command
+    config    the `JobConfig` fields that configure the stage: its fingerprint hashes them
+    documents True when the stage writes documents that later stages read
+    needs     stages that must run before it in a job
+    resumable True when `curate run` continues an interrupted attempt (`run(..., resume=True)`)
+    """
+
+    name: str
+    module: str
+    folder: str
+    help: str
+    config: tuple[str, ...]
+    command: str = ""
+    documents: bool = False
+    needs: tuple[str, ...] = ()
+    resumable: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.command:
+            object.__setattr__(self, "command", self.name)
+
+    def load(self) -> ModuleType:
+        return importlib.import_module(self.module)
+
+
+#: Every stage, in the order a job runs them.
+STAGES: tuple[Stage, ...] = (
+    Stage("ingest", "pipelines.stages.ingest", "ingest",
+          "read raw WARC / JSONL / Parquet / text into clean documents",
+          config=("ingest", "inputs"), documents=True),
+    Stage("filter", "pipelines.stages.filter", "filter",
+          "language, quality, repetition, URL, bad-word and PII filters",
+          config=("filter",), documents=True, needs=("ingest",)),
+    Stage("dedup", "pipelines.stages.dedup", "dedup",
+          "exact, URL and MinHash near-duplicate removal",
+          config=("dedup",), documents=True, needs=("ingest",)),
+    Stage("dedup_lines", "pipelines.stages.dedup_lines", "dedup_lines",
+          "remove lines / paragraphs repeated across many documents (boilerplate)",
+          config=("dedup_lines",), command="dedup-lines", documents=True, needs=("ingest",)),
+    Stage("tokenizer", "pipelines.stages.tokenizer", "tokenizer",
+          "train the SentencePiece BPE tokenizer on a sample",
+          config=("tokenizer",), needs=("ingest",)),
+    Stage("tokenizer_eval", "pipelines.stages.tokenizer_eval", "tokenizer_eval",
+          "bytes per token on held-out documents",
+          config=("tokenizer",), command="tokenizer-eval", needs=("tokenizer",)),
+    Stage("tokenize", "pipelines.stages.tokenize", "shards",
+          "encode documents into Parquet token shards",
+          config=("tokenize",), needs=("tokenizer",)),
+    Stage("train", "pipelines.stages.train", "train",
+          "pretrain a causal LM on the token shards",
+          config=("train",), needs=("tokenize",), resumable=True),
+)
+
+# Consumers call these functions rather than copying STAGES at import time, so that the registry is
+# read in one place (and a test can add a toy stage to it).
+
+
+def stage_names() -> tuple[str, ...]:
+    return tuple(s.name for s in STAGES)
+
+
+def get_stage(name: str) -> Stage:
+    for s in STAGES:
+        if s.name == name:
+            return s
+    raise KeyError(f"unknown stage {name!r} (known: {', '.join(stage_names())})")
+
+
+def stage_by_command(command: str) -> Stage | None:
+    return next((s for s in STAGES if s.command == command), None)
+
+
+def document_folders() -> tuple[str, ...]:
+    """Folders of the stages that write documents, in pipeline order."""
+    return tuple(s.folder for s in STAGES if s.documents)
+
+
+def folder_of(name: str) -> str:
+    return get_stage(name).folder

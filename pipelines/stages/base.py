@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,70 +53,88 @@ def beam_counters(result: Any) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
-def run_beam_stage(
-    stage: str,
-    layout: RunLayout,
-    config: JobConfig,
-    build: Callable[[beam.Pipeline, Path, Path], None],
-    *,
-    beam_args: list[str] | None = None,
-    inputs: list[str],
-    stage_config: Any,
-    records_in: Callable[[dict[str, Any]], int] | None = None,
-    allow_empty: bool = False,
-    extra_stats: Callable[[Path], dict[str, Any]] | None = None,
-    total_docs: int | None = None,
-    total_bytes: int | None = None,
-) -> dict[str, Any]:
-    """Run one stage's pipeline into temporary folders and commit it. Returns the `_SUCCESS` data.
+@dataclass(frozen=True)
+class BeamStage:
+    """What one stage hands to `run_beam_stage`.
 
-    `total_docs` / `total_bytes` (when the stage knows its input size) give the progress bar an ETA.
+    folder       where it commits under RUN (the registry's `Stage.folder`)
+    build        wires its transforms: `build(pipeline, out_dir, rejected_dir)`; wiring only
+    inputs       what it read, with the fingerprints of those inputs (kept in `_SUCCESS`)
+    config       its resolved config (kept in `_SUCCESS`, part of its fingerprint)
+    finish       work after the pipeline, on the written output folder (train a tokenizer, write a
+                 manifest...); returns extra `_SUCCESS` fields
+    allow_empty  a stage that may legitimately write nothing
+    total_docs / total_bytes   the input size, when known: the progress bar's ETA
     """
-    commit = layout.begin(stage)
-    start = time.monotonic()
+
+    folder: str
+    build: Callable[[beam.Pipeline, Path, Path], None]
+    inputs: list[str]
+    config: Any
+    finish: Callable[[Path], dict[str, Any]] | None = None
+    allow_empty: bool = False
+    total_docs: int | None = None
+    total_bytes: int | None = None
+
+
+def run_beam_stage(stage: BeamStage, layout: RunLayout, config: JobConfig,
+                   beam_args: list[str] | None = None) -> dict[str, Any]:
+    """Build, run, finish, commit. Returns the `_SUCCESS` data."""
+    commit = layout.begin(stage.folder)
     try:
-        with (
-            ProgressMonitor(layout.root, stage, total_docs=total_docs, total_bytes=total_bytes),
-            pipeline_options(config.runner, beam_args) as options,
-        ):
-            pipeline = beam.Pipeline(options=options)
-            build(pipeline, commit.out, commit.rejected)
-            result = pipeline.run()
-            try:
-                result.wait_until_finish()
-            finally:
-                client = getattr(result, "client", None)  # Dask: close before its cluster goes
-                if client is not None:
-                    client.close()
-        elapsed = time.monotonic() - start
-        out_parts = sorted(commit.out.glob("*.parquet"))
-        rej_parts = sorted(commit.rejected.glob("*.parquet"))
-        out_rows = count_rows(out_parts)
-        rejected = count_reasons(rej_parts)
-        counters = beam_counters(result)
-        stats: dict[str, Any] = {
-            "stage": stage,
-            "inputs": inputs,
-            "counts": {"out": out_rows, "rejected": sum(rejected.values())},
-            "rejected_by_reason": rejected,
-            "files": [p.name for p in out_parts],
-            "elapsed_s": round(elapsed, 3),
-            "beam_counters": counters,
-            "config": to_dict(stage_config),
-            "runner": to_dict(config.runner),
-            "fingerprint": fingerprint({"config": stage_config, "inputs": inputs}),
-        }
-        stats["counts"]["in"] = records_in(stats) if records_in else out_rows + stats["counts"]["rejected"]
-        if extra_stats:
-            stats.update(extra_stats(commit.out))
-        if out_rows == 0 and not allow_empty:
-            raise StageError(
-                f"stage '{stage}' produced no output from {len(inputs)} input(s); "
-                f"rejected by reason: {rejected or 'none'}. Check the inputs and the config."
-            )
+        start = time.monotonic()
+        result = _run_pipeline(stage, layout, config, beam_args, commit.out, commit.rejected)
+        stats = _stats(stage, config, result, commit.out, commit.rejected, time.monotonic() - start)
+        if stage.finish:
+            stats.update(stage.finish(commit.out))
         commit.commit(stats)
-        log.info("%s: %d out, %d rejected in %.1fs", stage, out_rows, stats["counts"]["rejected"], elapsed)
+        log.info("%s: %d out, %d rejected in %.1fs", stage.folder, stats["counts"]["out"],
+                 stats["counts"]["rejected"], stats["elapsed_s"])
         return stats
     except BaseException:
         commit.abort()
         raise
+
+
+def _run_pipeline(stage: BeamStage, layout: RunLayout, config: JobConfig, beam_args: list[str] | None,
+                  out: Path, rejected: Path) -> Any:
+    with (
+        ProgressMonitor(layout.root, stage.folder, total_docs=stage.total_docs, total_bytes=stage.total_bytes),
+        pipeline_options(config.runner, beam_args) as options,
+    ):
+        pipeline = beam.Pipeline(options=options)
+        stage.build(pipeline, out, rejected)
+        result = pipeline.run()
+        try:
+            result.wait_until_finish()
+        finally:
+            client = getattr(result, "client", None)  # Dask: close before its cluster goes
+            if client is not None:
+                client.close()
+    return result
+
+
+def _stats(stage: BeamStage, config: JobConfig, result: Any, out: Path, rejected_dir: Path,
+           elapsed: float) -> dict[str, Any]:
+    """The `_SUCCESS` data, counted from the written files; fails the stage when it wrote nothing."""
+    out_parts = sorted(out.glob("*.parquet"))
+    rejected = count_reasons(sorted(rejected_dir.glob("*.parquet")))
+    out_rows = count_rows(out_parts)
+    n_rejected = sum(rejected.values())
+    if out_rows == 0 and not stage.allow_empty:
+        raise StageError(
+            f"stage '{stage.folder}' produced no output from {len(stage.inputs)} input(s); "
+            f"rejected by reason: {rejected or 'none'}. Check the inputs and the config."
+        )
+    return {
+        "stage": stage.folder,
+        "inputs": stage.inputs,
+        "counts": {"out": out_rows, "rejected": n_rejected, "in": out_rows + n_rejected},
+        "rejected_by_reason": rejected,
+        "files": [p.name for p in out_parts],
+        "elapsed_s": round(elapsed, 3),
+        "beam_counters": beam_counters(result),
+        "config": to_dict(stage.config),
+        "runner": to_dict(config.runner),
+        "fingerprint": fingerprint({"config": stage.config, "inputs": stage.inputs}),
+    }

@@ -59,12 +59,13 @@ from pipelines.configlib import ConfigError, replace_section
 from pipelines.document import from_row, rejected_schema
 from pipelines.io.parquet import PARQUET_WRITE_OPTIONS, WriteShards
 from pipelines.runlayout import RunLayout
-from pipelines.stages.base import StageError, counter, run_beam_stage
+from pipelines.stages import get_stage
+from pipelines.stages.base import BeamStage, StageError, counter, run_beam_stage
 from pipelines.stages.common import WriteRejected
 
 log = logging.getLogger(__name__)
 
-NAME = "dedup"
+NAME = get_stage("dedup").folder
 REJECTED = "rejected"
 SIGNATURES = "_signatures"  # "_": pyarrow dataset discovery of RUN/dedup skips it
 EDGES = "_edges"
@@ -913,15 +914,17 @@ def run(
         "against": str(against) if against else None,
     }
     total_docs = sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
-    return run_beam_stage(
-        NAME, layout, config, build, beam_args=beam_args, inputs=inputs, stage_config=stage_config,
-        extra_stats=extra, total_docs=total_docs,
+    stage = BeamStage(
+        NAME, build, inputs,
+        config=stage_config,
+        finish=extra,
+        total_docs=total_docs,
     )
+    return run_beam_stage(stage, layout, config, beam_args)
+
 
 
 # ---- command line -------------------------------------------------------------------------------------
-
-HELP = "exact, URL and MinHash near-duplicate removal"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

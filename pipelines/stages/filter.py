@@ -22,10 +22,11 @@ from pipelines.config import JobConfig
 from pipelines.document import document_schema, rejected_schema
 from pipelines.io.parquet import ReadDocuments
 from pipelines.runlayout import RunLayout, count_rows
-from pipelines.stages.base import StageError, counter, run_beam_stage
+from pipelines.stages import get_stage
+from pipelines.stages.base import BeamStage, StageError, counter, run_beam_stage
 from pipelines.stages.common import CountKept, SplitRejected, WriteDocuments, WriteRejected
 
-NAME = "filter"
+NAME = get_stage("filter").folder
 
 _ARROW_TYPES = {"string": pa.string(), "float": pa.float64(), "int": pa.int64()}
 
@@ -103,23 +104,23 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
         inputs.append(f"lid_model:{_file_id(chain.lid.path)}")
     if chain.quality is not None:
         inputs.append(f"quality_model:{_file_id(chain.quality.path)}")
-    return run_beam_stage(
-        NAME, layout, config, build, beam_args=beam_args, inputs=inputs,
-        stage_config={"filter": cfg},
+    stage = BeamStage(
+        NAME, build, inputs,
+        config={"filter": cfg},
         allow_empty=True,
         total_docs=count_rows(paths),
-        extra_stats=lambda _out: {"source_stage": source, "rules": chain.active_rules()},
+        finish=lambda _out: {"source_stage": source, "rules": chain.active_rules()},
     )
+    return run_beam_stage(stage, layout, config, beam_args)
+
 
 
 # ---- command line -------------------------------------------------------------------------------------
 
-HELP = "language, quality, repetition, URL, bad-word and PII filters"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
-        f"{HELP}. Reads the latest documents stage of the run (normally ingest); thresholds come from "
+        f"{get_stage('filter').help}. Reads the latest documents stage of the run (normally ingest); thresholds come from "
         "the `filter:` section of --config and --set filter.<rule>.<key>=VALUE (null turns a check off)."
     )
 

@@ -10,8 +10,6 @@ import sys
 
 from pipelines.config import JobConfig
 
-HELP = "sample text from the last checkpoint"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt", default="", help="text to continue (empty: start from <eos>)")
@@ -27,11 +25,18 @@ def main(args: argparse.Namespace, config: JobConfig, beam_args: list[str]) -> i
     if beam_args:
         print(f"curate generate: unknown arguments {' '.join(beam_args)}", file=sys.stderr)
         return 2
+    from pipelines.runlayout import RunLayout
+    from pipelines.stages import get_stage
+    from pipelines.stages.train import expected_fingerprint
+    from tokenizer.train import MODEL_FILE
     from trainer.generate import generate_text
 
+    layout = RunLayout(args.run)
     try:
         texts = generate_text(
-            args.run, args.prompt, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+            layout.stage_dir(get_stage("train").folder),
+            layout.stage_dir(get_stage("tokenizer").folder) / MODEL_FILE, args.prompt,
+            tokenizer_fingerprint=expected_fingerprint(layout), max_new_tokens=args.max_new_tokens, temperature=args.temperature,
             top_k=args.top_k or None, seed=args.seed, num_samples=args.samples, device=args.device,
         )
     except (FileNotFoundError, ValueError) as e:

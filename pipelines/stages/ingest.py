@@ -15,10 +15,11 @@ from pipelines import progress
 from pipelines.config import IngestConfig, InputSpec, JobConfig, check_inputs
 from pipelines.io.inputs import InputFile, list_input_files, read_input_file
 from pipelines.runlayout import RunLayout
-from pipelines.stages.base import counter, run_beam_stage
+from pipelines.stages import get_stage
+from pipelines.stages.base import BeamStage, counter, run_beam_stage
 from pipelines.stages.common import CountKept, SplitRejected, WriteDocuments, WriteRejected
 
-NAME = "ingest"
+NAME = get_stage("ingest").folder
 SHARD_INPUT_BYTES = 128 * 1024 * 1024
 
 
@@ -69,22 +70,24 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
         _ = rejected | "WriteRejected" >> WriteRejected(NAME, rejected_dir)
 
     inputs = [f"{f.ctx.dataset}:{f.ctx.path}:{f.size}" for f in files]
-    return run_beam_stage(
-        NAME, layout, config, build, beam_args=beam_args, inputs=inputs,
-        stage_config={"ingest": config.ingest, "inputs": config.inputs},
+    stage = BeamStage(
+        NAME, build, inputs,
+        config={"ingest": config.ingest, "inputs": config.inputs},
         total_bytes=sum(f.size for f in files),
     )
+    return run_beam_stage(stage, layout, config, beam_args)
+
 
 
 # ---- command line -------------------------------------------------------------------------------------
 
-HELP = "read raw WARC / JSONL / Parquet / text into clean documents"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--input", action="append", default=[], metavar="[NAME=]PATH_OR_GLOB",
-        help="input files (repeatable); NAME is the dataset name used for mixtures (default: the kind)",
+        "--input", action="append", nargs="+", default=[], metavar="[NAME=]PATH_OR_GLOB",
+        help="input files or globs, several after one --input (an unquoted glob the shell expanded) or "
+             "--input repeated; NAME is the dataset name used for mixtures (default: the kind), and applies "
+             "to the paths that follow it in the same --input",
     )
     parser.add_argument("--kind", choices=["auto", "web", "book", "article", "text"], default="auto")
     parser.add_argument("--text-field", default="text", help="JSONL / Parquet field holding the text")
@@ -96,10 +99,21 @@ def overrides(args: argparse.Namespace, config: JobConfig) -> JobConfig:
     from dataclasses import replace
 
     specs = []
-    for item in args.input:
-        name, _, path = item.partition("=") if "=" in item and not item.startswith(("/", ".")) else ("", "", item)
-        specs.append(InputSpec(path=path or item, name=name, kind=args.kind, text_field=args.text_field))
+    for group in args.input:
+        group_name = ""
+        for item in group:
+            name, path = split_input_arg(item)
+            group_name = name or group_name
+            specs.append(InputSpec(path=path, name=group_name, kind=args.kind, text_field=args.text_field))
     return replace(config, inputs=specs)
+
+
+def split_input_arg(item: str) -> tuple[str, str]:
+    """`NAME=PATH` -> (NAME, PATH); a plain path (which may itself hold `=`) -> ("", PATH)."""
+    name, sep, path = item.partition("=")
+    if sep and path and name and not item.startswith(("/", ".")) and "/" not in name:
+        return name, path
+    return "", item
 
 
 def main(args: argparse.Namespace, config: JobConfig, beam_args: list[str]) -> int:

@@ -25,7 +25,6 @@ from pipelines.configlib import ConfigError, to_dict
 from pipelines.io.inputs import list_input_files, read_input_file
 
 NEEDS_RUN = False
-HELP = "train the fastText quality classifier"
 
 
 def _stage_parquet(path: str) -> bool:

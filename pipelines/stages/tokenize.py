@@ -28,7 +28,8 @@ from pipelines.config import JobConfig
 from pipelines.configlib import replace_section
 from pipelines.io.parquet import PARQUET_WRITE_OPTIONS
 from pipelines.runlayout import RunLayout, write_json_atomic
-from pipelines.stages.base import StageError, counter, run_beam_stage
+from pipelines.stages import get_stage
+from pipelines.stages.base import BeamStage, StageError, counter, run_beam_stage
 from pipelines.stages.tokenizer import datasets_of, read_batches
 from tokenizer.card import read_card
 from tokenizer.config import BOS_ID, EOS_ID, PAD_ID, UNK_ID, TokenizeConfig
@@ -45,8 +46,8 @@ from tokenizer.mixture import (
 )
 from tokenizer.train import MODEL_FILE
 
-NAME = "shards"
-COMMAND = "tokenize"
+NAME = get_stage("tokenize").folder
+COMMAND = get_stage("tokenize").command
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "curate-shards/1"
 PLAN_FILE = "shards_plan.json"
@@ -373,22 +374,20 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
         )
 
     # `curate run` knows this stage as "tokenize"; its output folder is RUN/shards (the trainer's contract)
-    if COMMAND in layout.job_fingerprints:
-        layout.job_fingerprints.setdefault(NAME, layout.job_fingerprints[COMMAND])
     inputs = [
         f"{source}:{layout.read_success(source).get('fingerprint', '')}",
         f"tokenizer:{card['fingerprint']}:{tok_success.get('fingerprint', '')}",
     ]
-    return run_beam_stage(
-        NAME, layout, config, build, beam_args=beam_args, inputs=inputs,
-        stage_config={"tokenize": cfg, "seed": seed},
-        extra_stats=lambda out: finish(out, cfg, seed, card, source, schema),
+    stage = BeamStage(
+        NAME, build, inputs,
+        config={"tokenize": cfg, "seed": seed},
+        finish=lambda out: finish(out, cfg, seed, card, source, schema),
     )
+    return run_beam_stage(stage, layout, config, beam_args)
+
 
 
 # ---- command line -------------------------------------------------------------------------------------
-
-HELP = "encode documents into Parquet token shards"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

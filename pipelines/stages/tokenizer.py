@@ -27,14 +27,15 @@ from pipelines.config import JobConfig
 from pipelines.configlib import replace_section
 from pipelines.io.parquet import WriteShards
 from pipelines.runlayout import RunLayout, write_json_atomic
-from pipelines.stages.base import StageError, counter, run_beam_stage
+from pipelines.stages import get_stage
+from pipelines.stages.base import BeamStage, StageError, counter, run_beam_stage
 from tokenizer import sample as S
 from tokenizer.card import CARD_FILE, build_card
 from tokenizer.config import TokenizerConfig
 from tokenizer.export import TOKENIZER_JSON, ExportError, check_export, export
 from tokenizer.train import MODEL_FILE, TrainingError, load, portable_options, train_bpe, trainer_options
 
-NAME = "tokenizer"
+NAME = get_stage("tokenizer").folder
 SAMPLE_DIR = "sample"
 PLAN_FILE = "sample_plan.json"
 SENTENCES_FILE = "sample.txt"
@@ -340,16 +341,17 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
         _ = rows | "WriteSample" >> WriteShards(tmp / SAMPLE_DIR, SAMPLE_SCHEMA, shards)
 
     inputs = [f"{source}:{layout.read_success(source).get('fingerprint', '')}"]
-    return run_beam_stage(
-        NAME, layout, config, build, beam_args=beam_args, inputs=inputs,
-        stage_config={"tokenizer": cfg, "seed": seed}, allow_empty=True,
-        extra_stats=lambda out: finish(out, cfg, seed, source),
+    stage = BeamStage(
+        NAME, build, inputs,
+        config={"tokenizer": cfg, "seed": seed},
+        allow_empty=True,
+        finish=lambda out: finish(out, cfg, seed, source),
     )
+    return run_beam_stage(stage, layout, config, beam_args)
+
 
 
 # ---- command line -------------------------------------------------------------------------------------
-
-HELP = "train the SentencePiece BPE tokenizer on a sample"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -20,14 +20,15 @@ import pyarrow.parquet as pq
 from pipelines.config import JobConfig
 from pipelines.io.parquet import WriteShards
 from pipelines.runlayout import RunLayout, write_json_atomic
-from pipelines.stages.base import counter, run_beam_stage
+from pipelines.stages import get_stage
+from pipelines.stages.base import BeamStage, counter, run_beam_stage
 from pipelines.stages.tokenizer import datasets_of, languages_of, read_batches
 from tokenizer.card import read_card
 from tokenizer.encode import DocumentEncoder
 from tokenizer.sample import is_heldout
 from tokenizer.train import MODEL_FILE
 
-NAME = "tokenizer_eval"
+NAME = get_stage("tokenizer_eval").folder
 RESULTS = "eval.json"
 BATCH = 256
 
@@ -140,16 +141,16 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
 
     inputs = [f"{source}:{layout.read_success(source).get('fingerprint', '')}",
               f"tokenizer:{card['fingerprint']}:{tok_success.get('fingerprint', '')}"]
-    return run_beam_stage(
-        NAME, layout, config, build, beam_args=beam_args, inputs=inputs,
-        stage_config={"heldout": heldout, "language_field": field},
-        extra_stats=lambda out: finish(out, card, source),
+    stage = BeamStage(
+        NAME, build, inputs,
+        config={"heldout": heldout, "language_field": field},
+        finish=lambda out: finish(out, card, source),
     )
+    return run_beam_stage(stage, layout, config, beam_args)
+
 
 
 # ---- command line -------------------------------------------------------------------------------------
-
-HELP = "bytes per token on held-out documents"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -28,17 +28,19 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from pipelines.config import JobConfig  # noqa: E402
 from pipelines.configlib import replace_section  # noqa: E402
-from pipelines.runlayout import RunLayout, write_json_atomic  # noqa: E402
+from pipelines.runlayout import RunLayout, StageMissingError, write_json_atomic  # noqa: E402
+from pipelines.stages import get_stage  # noqa: E402
+from tokenizer.card import CARD_FILE  # noqa: E402
 
-NAME = "train"
-HELP = "pretrain a causal LM on the token shards"
-TOKENIZER_CARD = "tokenizer_card.json"
+NAME = get_stage("train").folder
+SHARDS = get_stage("tokenize").folder
+TOKENIZER = get_stage("tokenizer").folder
 JOB_MARKER = "job_fingerprint"  # the `curate run` fingerprint the checkpoints belong to
 
 
 def expected_fingerprint(layout: RunLayout) -> str | None:
     """The tokenizer's fingerprint from RUN/tokenizer/tokenizer_card.json (None when there is no card)."""
-    card = layout.root / "tokenizer" / TOKENIZER_CARD
+    card = layout.stage_dir(TOKENIZER) / CARD_FILE
     if not card.is_file():
         return None
     return str(json.loads(card.read_text()).get("fingerprint") or "") or None
@@ -49,7 +51,7 @@ def plan_text(layout: RunLayout, config: JobConfig) -> str:
     from trainer.plan import format_plan, make_plan
 
     cfg = config.train
-    manifest = load_manifest(layout.root / "shards", expected_fingerprint(layout), verify=False)
+    manifest = load_manifest(layout.stage_dir(SHARDS), expected_fingerprint(layout), verify=False)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     tokens_per_step = cfg.batch_size * cfg.grad_accum * world * cfg.model.seq_len
     plan = make_plan(manifest.tokens("train"), manifest.vocab_size, tokens_per_step, base=cfg.model)
@@ -65,7 +67,9 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
     from trainer.data import load_manifest, unigram_cross_entropy, unigram_entropy
     from trainer.train import train
 
-    shards = layout.root / "shards"
+    shards = layout.stage_dir(SHARDS)
+    if not (shards / "manifest.json").is_file():
+        raise StageMissingError(f"{shards}: no shard manifest (run `curate tokenize --run {layout.root}` first)")
     out = layout.stage_dir(NAME)
     is_main = int(os.environ.get("RANK", "0")) == 0
     job_fp = layout.job_fingerprints.get(NAME)
@@ -85,7 +89,7 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
         marker.write_text(job_fp + "\n")
     fingerprint = expected_fingerprint(layout)
     if fingerprint is None and is_main:
-        print(f"warning: no {layout.root / 'tokenizer' / TOKENIZER_CARD}: tokenizer fingerprint not checked",
+        print(f"warning: no {layout.stage_dir(TOKENIZER) / CARD_FILE}: tokenizer fingerprint not checked",
               file=sys.stderr)
     result = train(config.train, shards, out, resume=resume, expected_fingerprint=fingerprint)
     summary: dict[str, Any] = {

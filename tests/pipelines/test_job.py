@@ -71,3 +71,20 @@ def test_stage_left_from_another_job_is_not_used(job, tmp_path):
     (stale / "_SUCCESS").write_text("{}")
     curate(["run", str(job), "--run", str(run)])
     assert not (stale / "_SUCCESS").exists()
+
+
+def test_a_middle_stage_change_reruns_it_and_what_follows_not_what_precedes(job, tmp_path, capsys):
+    run = tmp_path / "run"
+    base = ["run", str(job), "--run", str(run), "--set", "stages=[ingest, filter, dedup]",
+            "--set", "filter.lid.enabled=false"]
+    assert curate(base) == 0
+    capsys.readouterr()
+    ingest_before = (run / "ingest" / "_SUCCESS").read_text()
+    assert curate([*base, "--set", "filter.pii.enabled=false"]) == 0
+    out = capsys.readouterr().out
+    assert "[ingest] up to date, skipped" in out
+    assert "[filter] running" in out and "[dedup] running" in out
+    assert (run / "ingest" / "_SUCCESS").read_text() == ingest_before
+    assert curate([*base, "--set", "filter.pii.enabled=false"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"[{s}] up to date, skipped" in out for s in ("ingest", "filter", "dedup"))

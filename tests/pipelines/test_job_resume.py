@@ -38,34 +38,56 @@ def _job(tmp_path: Path, runner: dict) -> Path:
 
 def _curate(*args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "pipelines.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+                            stderr=subprocess.STDOUT, start_new_session=True, text=True)
 
 
 def _shards(run: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted((run / "shards").iterdir()) if p.name != "_SUCCESS"}
 
 
+def _kill_when(p: subprocess.Popen, line_marker: str, run: Path, wait_for: str | None = None) -> list[str]:
+    """Read the job's output until `line_marker`, then (once `wait_for` exists under RUN, when given:
+    the stage is mid-way) kill -9 its whole process group. Returns the lines seen."""
+    seen = []
+    for line in p.stdout:
+        seen.append(line)
+        if line_marker in line:
+            break
+    else:
+        raise AssertionError(f"the job ended before {line_marker!r}: {''.join(seen)}")
+    deadline = time.monotonic() + 120
+    while wait_for and not list(run.glob(wait_for)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(p.pid, signal.SIGKILL)
+    assert p.wait() == -signal.SIGKILL  # it was killed, it did not finish by itself
+    return seen
+
+
 def test_kill_9_then_rerun_gives_identical_shards(tmp_path):
     job = _job(tmp_path, {"workers": 1})
     ref = tmp_path / "ref"
     p = _curate("run", str(job), "--run", str(ref))
-    assert p.wait(timeout=600) == 0, p.stdout.read().decode()
+    assert p.wait(timeout=600) == 0, p.stdout.read()
     reference = _shards(ref)
     assert "manifest.json" in reference
 
     run = tmp_path / "crashed"
-    for delay in (4.0, 9.0):  # two crashes at different points of the job
-        p = _curate("run", str(job), "--run", str(run))
-        time.sleep(delay)
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGKILL)
-        p.wait()
+    # 1st crash: while dedup writes into RUN/.tmp (ingest and filter are committed)
+    _kill_when(_curate("run", str(job), "--run", str(run)), "[dedup] running", run, ".tmp/dedup-*/out")
+    assert (run / "filter" / "_SUCCESS").exists() and not (run / "dedup" / "_SUCCESS").exists()
+    # 2nd crash: the rerun skips what committed, and is killed in tokenize
+    seen = _kill_when(_curate("run", str(job), "--run", str(run)), "[tokenize] running", run, ".tmp/shards-*/out")
+    assert any("[filter] up to date, skipped" in line for line in seen)
+    assert not (run / "shards" / "_SUCCESS").exists()
+
     p = _curate("run", str(job), "--run", str(run))
-    out = p.communicate(timeout=600)[0].decode()
+    out = p.communicate(timeout=600)[0]
     assert p.returncode == 0, out
+    assert "[dedup] up to date, skipped" in out and "[tokenize] running" in out
     assert _shards(run) == reference
+    assert not list((run / ".tmp").glob("*"))  # what the killed attempts left was cleaned up
     p = _curate("run", str(job), "--run", str(run))
-    out = p.communicate(timeout=600)[0].decode()
+    out = p.communicate(timeout=600)[0]
     assert all(f"[{s}] up to date, skipped" in out for s in STAGES), out
 
 
@@ -73,6 +95,6 @@ def test_dask_runner_gives_the_same_manifest(tmp_path):
     direct, dask = tmp_path / "direct", tmp_path / "dask"
     for run, runner in ((direct, {"workers": 1}), (dask, {"name": "dask", "workers": 2})):
         p = _curate("run", str(_job(tmp_path, runner)), "--run", str(run))
-        out = p.communicate(timeout=900)[0].decode()
+        out = p.communicate(timeout=900)[0]
         assert p.returncode == 0, out
     assert _shards(dask) == _shards(direct)

@@ -120,8 +120,10 @@ def test_user_defined_symbols_get_the_next_ids_and_match_verbatim(texts, tmp_pat
 
 def test_fingerprint_ignores_paths_and_threads_but_not_the_vocabulary(model, texts, tmp_path):
     other_dir = tmp_path / "elsewhere" / "deeper"
+    same = _train(texts, tmp_path / "same-config-elsewhere")
+    assert model.read_bytes() == same.read_bytes()  # no training paths in the file: same job, same bytes
     again = _train(texts, other_dir, replace(CFG, num_threads=2))
-    assert model.read_bytes() != again.read_bytes()  # the file embeds the input path
+    assert model.read_bytes() != again.read_bytes()  # the trainer spec records the thread count
     assert fingerprint(model.read_bytes()) == fingerprint(again.read_bytes())
     smaller = _train(texts, tmp_path / "small", replace(CFG, vocab_size=500))
     assert fingerprint(smaller.read_bytes()) != fingerprint(model.read_bytes())
