@@ -7,7 +7,6 @@ composes them into `JobConfig` and validates everything before any work starts.
 
 from __future__ import annotations
 
-import glob
 import os
 from dataclasses import dataclass, field
 from typing import Literal
@@ -16,7 +15,9 @@ from filters.config import FilterConfig
 from filters.dedup.config import DedupConfig
 from filters.dedup.lines_config import LineDedupConfig
 from pipelines import stages as registry
+from pipelines import storage
 from pipelines.configlib import ConfigError, apply_overrides, load_dataclass, read_yaml, to_dict
+from pipelines.storage import StorageConfig
 from tokenizer.config import TokenizeConfig, TokenizerConfig
 from trainer.config import TrainConfig
 
@@ -26,18 +27,26 @@ Kind = Literal["auto", "web", "book", "article", "text"]
 
 @dataclass(frozen=True)
 class InputSpec:
-    """One input: a path or glob, the dataset name it feeds (the mixture key), its kind and format."""
+    """One input: a path or glob, the dataset name it feeds (the mixture key), its kind and format.
+    Paths may be URLs (s3://, gs://, https://); `path_list` names a path list (Common Crawl's
+    warc.paths.gz) whose every line is an input, read under `base`."""
 
-    path: str
+    path: str = ""
     name: str = ""  # dataset name; defaults to the kind
     kind: Kind = "auto"  # auto: web for WARC, book for .txt, article for JSONL/Parquet
     format: Format = "auto"  # auto: from the file extension
     text_field: str = "text"  # JSONL / Parquet column holding the text
     url_field: str | None = "url"
+    path_list: str = ""
+    base: str = ""  # the prefix of every listed path: s3://commoncrawl/, https://host/, a local mirror
 
     def validate(self) -> None:
-        if not self.path:
-            raise ValueError("path: must not be empty")
+        if bool(self.path) == bool(self.path_list):
+            raise ValueError("path: give exactly one of path and path_list")
+        if self.base and not self.path_list:
+            raise ValueError("base: only with path_list")
+        for value in (self.path, self.path_list, self.base):
+            storage.check_url(value)
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,7 @@ class JobConfig:
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     tokenize: TokenizeConfig = field(default_factory=TokenizeConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)  # object stores: endpoint, retries
 
     def validate(self) -> None:
         known = registry.stage_names()
@@ -135,22 +145,39 @@ def _resolve_input_paths(cfg: JobConfig, base: str) -> JobConfig:
     else to the config file's folder."""
     from dataclasses import replace
 
+    def resolve(path: str) -> str:
+        if not path or storage.is_remote(path) or os.path.isabs(path) or storage.glob(path):
+            return path
+        alt = os.path.join(base, path)
+        return os.path.relpath(alt) if storage.glob(alt) else path
+
     resolved = []
     for spec in cfg.inputs:
-        if not os.path.isabs(spec.path) and not glob.glob(spec.path):
-            alt = os.path.join(base, spec.path)
-            if glob.glob(alt):
-                spec = replace(spec, path=os.path.relpath(alt))
+        spec = replace(spec, path=resolve(spec.path), path_list=resolve(spec.path_list), base=resolve(spec.base))
         resolved.append(spec)
     return replace(cfg, inputs=resolved)
 
 
 def check_inputs(cfg: JobConfig) -> None:
+    """Every input matches something and every bucket exists and may be read; before any work starts.
+    Also sets this process's storage options (endpoint, retries) from the config."""
+    storage.configure(cfg.storage)
     if not cfg.inputs:
         raise ConfigError("inputs: no input given (use --input PATH or `inputs:` in the config)")
     for i, spec in enumerate(cfg.inputs):
-        if not glob.glob(spec.path, recursive=True):
-            raise ConfigError(f"inputs[{i}].path: nothing matches {spec.path!r}")
+        try:
+            spec.validate()  # (flags build specs without the loader's validation)
+            if spec.path_list:
+                if not storage.exists(spec.path_list):
+                    raise ConfigError(f"inputs[{i}].path_list: {storage.redact(spec.path_list)!r} does not exist")
+                if spec.base and storage.is_remote(spec.base):
+                    storage.check_reachable(spec.base)
+            elif not storage.glob(spec.path):
+                raise ConfigError(f"inputs[{i}].path: nothing matches {storage.redact(spec.path)!r}")
+        except (OSError, ValueError) as e:
+            if isinstance(e, ConfigError):
+                raise
+            raise ConfigError(f"inputs[{i}]: {e}") from None
 
 
 __all__ = [

@@ -94,7 +94,7 @@ def run_job(config: JobConfig, run: str, from_stage: str | None = None,
         detail = ", ".join(f"{k} {v}" for k, v in counts.items())
         print(f"[{stage}] done in {time.monotonic() - start:.1f}s{': ' + detail if detail else ''}", flush=True)
     if config.report:
-        from pipelines.report.report import write_report
+        from pipelines.report import write_report
 
         paths = write_report(layout)
         print(f"[report] {paths['report']}")

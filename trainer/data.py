@@ -41,8 +41,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-MANIFEST = "manifest.json"
-FORMAT = "curate-shards/1"
+from trainer.shards_format import FORMAT, MANIFEST
+
 IGNORE_INDEX = -1  # same as trainer.model.IGNORE_INDEX (kept here so the loader does not import the model)
 _HASH_BLOCK = 1 << 20
 

@@ -16,3 +16,11 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
         return 0.0
     inter = len(np.intersect1d(a, b, assume_unique=True))
     return inter / (len(a) + len(b) - inter)
+
+
+def verify_values(shingle_hashes: np.ndarray) -> np.ndarray:
+    """The values Jaccard is verified on: the low 32 bits of each shingle hash, the very values the
+    MinHash permutes (through a bijection), so estimate and check measure the same set. Two distinct
+    shingles of a pair collide with probability |A| |B| / 2^32 (~4e-5 for two 2.4 KB documents), so
+    the verified similarity is the exact Jaccard of the shingle sets up to ~1e-7."""
+    return shingle_hashes.astype(np.uint32)

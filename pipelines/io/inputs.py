@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import glob
-import os
+import gzip
+import io
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from filters.document import Document, Rejected
+from pipelines import storage
 from pipelines.config import IngestConfig, InputSpec
 from pipelines.io.jsonl import read_jsonl
 from pipelines.io.records import FileContext
@@ -33,16 +35,7 @@ def detect_format(path: str) -> str:
 
 def _glob_base(pattern: str) -> str:
     """The folder part of a glob before its first wildcard: ids are made relative to it."""
-    parts = pattern.split(os.sep)
-    fixed = []
-    for p in parts:
-        if glob.has_magic(p):
-            break
-        fixed.append(p)
-    base = os.sep.join(fixed)
-    if base == pattern:  # a single file: its own folder
-        return os.path.dirname(pattern)
-    return base
+    return storage.glob_base(pattern)
 
 
 @dataclass(frozen=True)
@@ -53,22 +46,13 @@ class InputFile:
 
 
 def list_input_files(specs: list[InputSpec]) -> list[InputFile]:
-    """Every file of every input, sorted per input, directories expanded recursively."""
+    """Every file of every input, sorted per input, directories expanded recursively; a path list's
+    files in list order."""
     files: list[InputFile] = []
     seen: set[str] = set()
     for spec in specs:
-        matches = sorted(glob.glob(spec.path, recursive=True))
-        base = _glob_base(spec.path)
-        paths: list[str] = []
-        for m in matches:
-            if os.path.isdir(m):
-                paths.extend(
-                    sorted(os.path.join(d, f) for d, _, fs in os.walk(m) for f in fs if not f.startswith("."))
-                )
-                base = m if len(matches) == 1 else base
-            else:
-                paths.append(m)
-        for path in paths:
+        listed = _listed_files(spec) if spec.path_list else _matched_files(spec.path)
+        for path, relname, fetch, size in listed:
             if path in seen:
                 continue
             seen.add(path)
@@ -77,14 +61,56 @@ def list_input_files(specs: list[InputSpec]) -> list[InputFile]:
             dataset = spec.name or (kind if kind != "auto" else "text")
             ctx = FileContext(
                 path=path,
-                relname=os.path.relpath(path, base) if base else path,
+                relname=relname,
                 dataset=dataset,
                 kind=kind,
                 text_field=spec.text_field,
                 url_field=spec.url_field,
+                fetch=fetch,
             )
-            files.append(InputFile(ctx=ctx, format=fmt, size=os.path.getsize(path)))
+            files.append(InputFile(ctx=ctx, format=fmt, size=size))
     return files
+
+
+def _matched_files(pattern: str) -> list[tuple[str, str, str, int]]:
+    """(path, relname, fetch, size) of a path, glob or URL; relname is relative to the glob's folder."""
+    matches = storage.glob_entries(pattern)
+    base = _glob_base(pattern)
+    entries: list[storage.Entry] = []
+    for m in matches:
+        if m.size < 0:  # a folder (or an object-store prefix)
+            entries.extend(storage.walk_files(m.path))
+            base = m.path if len(matches) == 1 else base
+        else:
+            entries.append(m)
+    return [(e.path, storage.relative(e.path, base) if base else e.path, "", e.size) for e in entries]
+
+
+def read_path_list(path_list: str) -> list[str]:
+    """The paths of a path list (Common Crawl's warc.paths.gz: one path per line, gzip or plain)."""
+    raw = storage.read_bytes(path_list)
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.GzipFile(fileobj=io.BytesIO(raw)).read()
+    lines = (line.strip() for line in raw.decode("utf-8").splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def _listed_files(spec: InputSpec) -> list[tuple[str, str, str, int]]:
+    """A path list's entries in list order, each named by its listed path and read under `base`."""
+    listed = read_path_list(spec.path_list)
+    fetch = [storage.join(spec.base, p) if spec.base else p for p in listed]
+
+    def size_of(url: str) -> int:
+        try:
+            return storage.size(url)
+        except storage.StorageError as e:
+            if isinstance(e.cause, PermissionError):
+                raise  # systemic: every file behind this base will say the same
+            return 0  # missing or unreachable: its reader rejects it `unreadable_file`, naming the URL
+
+    with ThreadPoolExecutor(max_workers=16) as pool:  # one HEAD each: in parallel for long lists
+        sizes = list(pool.map(size_of, fetch))
+    return [(p, p, f if f != p else "", n) for p, f, n in zip(listed, fetch, sizes, strict=True)]
 
 
 _READERS = {"warc": read_warc, "jsonl": read_jsonl, "parquet": read_parquet_file, "text": read_text_file}

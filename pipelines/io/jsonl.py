@@ -10,23 +10,24 @@ from collections.abc import Iterator
 from typing import IO
 
 from filters.document import Document, Rejected
+from pipelines import storage
 from pipelines.config import IngestConfig
 from pipelines.io.records import FileContext, make_document
 
 
 def open_maybe_compressed(path: str) -> IO[bytes]:
     if path.endswith(".gz"):
-        return gzip.open(path, "rb")
+        return gzip.GzipFile(fileobj=storage.open_read(path), mode="rb")
     if path.endswith(".zst") or path.endswith(".zstd"):
         import zstandard
 
-        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(open(path, "rb")))  # noqa: SIM115
-    return open(path, "rb")  # noqa: SIM115
+        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(storage.open_read(path)))
+    return storage.open_read(path)
 
 
 def read_jsonl(ctx: FileContext, cfg: IngestConfig) -> Iterator[Document | Rejected]:
     try:
-        f = open_maybe_compressed(ctx.path)
+        f = open_maybe_compressed(ctx.read_path)
     except OSError as e:
         yield ctx.reject("", "unreadable_file", str(e))
         return
@@ -36,7 +37,8 @@ def read_jsonl(ctx: FileContext, cfg: IngestConfig) -> Iterator[Document | Rejec
             for lineno, raw in enumerate(f, start=1):  # noqa: B007 (lineno is used after the loop)
                 yield from _read_line(ctx, cfg, raw, f"line={lineno}")
     except (EOFError, zlib.error, OSError, ValueError) as e:
-        yield ctx.reject(f"line={lineno + 1}", "truncated_file" if lineno else "unreadable_file", str(e))
+        reason = "truncated_file" if lineno and not isinstance(e, storage.StorageError) else "unreadable_file"
+        yield ctx.reject(f"line={lineno + 1}", reason, str(e))
 
 
 def _read_line(ctx: FileContext, cfg: IngestConfig, raw: bytes, location: str) -> Iterator[Document | Rejected]:

@@ -39,33 +39,92 @@ def part_name(shard: int, prefix: str = "part") -> str:
     return f"{prefix}-{shard:05d}.parquet"
 
 
-def write_table(rows: list[dict[str, Any]], schema: pa.Schema, path: Path) -> None:
-    table = pa.Table.from_pylist(rows, schema=schema)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, **PARQUET_WRITE_OPTIONS)
-    tmp.replace(path)
+class AtomicParquetWriter:
+    """One Parquet file written table by table under a hidden temporary name (`.NAME.tmp`) and renamed
+    into place on success, so a reader never sees a half-written file; on an exception the temporary
+    file is removed. Every curate Parquet file goes through here (zstd, page checksums, row groups of
+    `row_group_size` rows); `options` add pyarrow writer options (e.g. `use_dictionary`).
+
+    Tables are buffered until at least `row_group_size` rows are pending, then written as row groups of
+    that size (the rest in a smaller one): batches that divide the row group size give full row groups,
+    and one table written at once gives exactly the file `pq.write_table` would.
+    """
+
+    def __init__(self, path: str | Path, schema: pa.Schema, **options: Any):
+        opts = {**PARQUET_WRITE_OPTIONS, **options}
+        self.row_group_size: int = opts.pop("row_group_size")
+        self.options = opts
+        self.path, self.schema = Path(path), schema
+        self.tmp = self.path.with_name(f".{self.path.name}.tmp")
+        self.pending: list[pa.Table] = []
+        self.rows = 0
+
+    def __enter__(self) -> AtomicParquetWriter:
+        self.writer = pq.ParquetWriter(self.tmp, self.schema, **self.options)
+        return self
+
+    def write(self, table: pa.Table) -> None:
+        self.pending.append(table)
+        self.rows += table.num_rows
+        if self.rows >= self.row_group_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.pending:
+            table = self.pending[0] if len(self.pending) == 1 else pa.concat_tables(self.pending)
+            self.writer.write_table(table, row_group_size=self.row_group_size)
+        self.pending, self.rows = [], 0
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        ok = exc_type is None
+        try:
+            if ok:
+                self._flush()
+        except BaseException:
+            ok = False  # the last row group failed: the file is not complete
+            raise
+        finally:
+            self.writer.close()
+            if ok:
+                self.tmp.replace(self.path)
+            else:
+                self.tmp.unlink(missing_ok=True)
+
+
+def write_table(rows: pa.Table | list[dict[str, Any]], schema: pa.Schema, path: Path, **options: Any) -> None:
+    """Rows (dicts matching `schema`, or a table of that schema) -> one Parquet file, atomically."""
+    table = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows, schema=schema)
+    with AtomicParquetWriter(path, schema, **options) as w:
+        w.write(table)
 
 
 class _WriteShard(beam.DoFn):
-    def __init__(self, out_dir: str, schema: pa.Schema, prefix: str, sort_key: str):
+    def __init__(self, out_dir: str, schema: pa.Schema, prefix: str, order: tuple[str, ...]):
         self.out_dir = out_dir
         self.schema = schema
         self.prefix = prefix
-        self.sort_key = sort_key
+        self.order = order
 
     def process(self, element: tuple[int, Any]) -> Iterator[tuple[str, int]]:
         shard, rows = element
-        rows = sorted(rows, key=lambda r: r[self.sort_key])
+        order = self.order
+        rows = sorted(rows, key=lambda r: tuple(r[c] for c in order))
         path = Path(self.out_dir) / part_name(shard, self.prefix)
         write_table(rows, self.schema, path)
         yield path.name, len(rows)
 
 
 class WriteShards(beam.PTransform):
-    """Rows (dicts matching `schema`) -> `out_dir/part-NNNNN.parquet`; emits (file name, row count)."""
+    """Rows (dicts matching `schema`) -> `out_dir/part-NNNNN.parquet`; emits (file name, row count).
+
+    A row's shard is a stable hash of its `key` column; rows are sorted inside a shard by the `order`
+    columns (default: the key). The order must be unique per row, or rows that tie keep the order in
+    which the runner delivered them and the file is no longer byte-identical from run to run.
+    """
 
     def __init__(
-        self, out_dir: str | Path, schema: pa.Schema, num_shards: int, prefix: str = "part", key: str = "id"
+        self, out_dir: str | Path, schema: pa.Schema, num_shards: int, prefix: str = "part", key: str = "id",
+        order: tuple[str, ...] | None = None,
     ):
         super().__init__()
         if num_shards < 1:
@@ -75,6 +134,7 @@ class WriteShards(beam.PTransform):
         self.num_shards = num_shards
         self.prefix = prefix
         self.key = key
+        self.order = tuple(order) if order else (key,)
 
     def expand(self, rows):
         n, key = self.num_shards, self.key
@@ -82,7 +142,7 @@ class WriteShards(beam.PTransform):
             rows
             | "KeyByShard" >> beam.Map(lambda r: (shard_of(r[key], n), r))
             | "GroupShards" >> beam.GroupByKey()
-            | "WriteShard" >> beam.ParDo(_WriteShard(self.out_dir, self.schema, self.prefix, key))
+            | "WriteShard" >> beam.ParDo(_WriteShard(self.out_dir, self.schema, self.prefix, self.order))
         )
 
 

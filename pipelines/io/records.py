@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from filters.document import Document, Rejected, make_id, snippet
 from filters.gutenberg import looks_like_gutenberg, strip_gutenberg
 from filters.normalize import normalize_text
+from pipelines import storage
 from pipelines.config import IngestConfig
 
 
@@ -22,6 +23,17 @@ class FileContext:
     kind: str  # resolved kind, or "auto" to decide per document (text files)
     text_field: str = "text"
     url_field: str | None = "url"
+    # Where the bytes are read from when it is not `path`: an --input-list entry is named by its listed
+    # path and read from its --input-base (a bucket, an https:// host or a local mirror).
+    fetch: str = ""
+
+    @property
+    def read_path(self) -> str:
+        return self.fetch or self.path
+
+    def open(self) -> IO[bytes]:
+        """The file as a binary stream, local or remote (pipelines.storage: streamed, retried)."""
+        return storage.open_read(self.read_path)
 
     def doc_id(self, location: str) -> str:
         return make_id(self.dataset, self.relname, location)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pyarrow.parquet as pq
 
 from filters.document import Document, Rejected
+from pipelines import storage
 from pipelines.config import IngestConfig
 from pipelines.io.jsonl import record_to_document
 from pipelines.io.records import FileContext, make_document
@@ -14,7 +15,7 @@ from pipelines.io.records import FileContext, make_document
 
 def read_text_file(ctx: FileContext, cfg: IngestConfig) -> Iterator[Document | Rejected]:
     try:
-        with open(ctx.path, "rb") as f:
+        with ctx.open() as f:
             raw = f.read()
     except OSError as e:
         yield ctx.reject("", "unreadable_file", str(e))
@@ -33,7 +34,7 @@ def read_text_file(ctx: FileContext, cfg: IngestConfig) -> Iterator[Document | R
 
 def read_parquet_file(ctx: FileContext, cfg: IngestConfig) -> Iterator[Document | Rejected]:
     try:
-        pf = pq.ParquetFile(ctx.path)
+        pf = pq.ParquetFile(ctx.open() if storage.is_remote(ctx.read_path) else ctx.read_path)
     except Exception as e:
         yield ctx.reject("", "unreadable_file", str(e))
         return
@@ -44,4 +45,5 @@ def read_parquet_file(ctx: FileContext, cfg: IngestConfig) -> Iterator[Document 
                 yield record_to_document(ctx, cfg, record, f"row={row}")
                 row += 1
     except Exception as e:
-        yield ctx.reject(f"row={row}", "truncated_file", str(e))
+        reason = "unreadable_file" if isinstance(e, storage.StorageError) else "truncated_file"
+        yield ctx.reject(f"row={row}", reason, str(e))

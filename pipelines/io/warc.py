@@ -14,6 +14,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from filters.document import Document, Rejected
 from filters.extract import decode_html, extract_main_text
+from pipelines import storage
 from pipelines.config import IngestConfig
 from pipelines.io.records import FileContext, make_document
 
@@ -37,7 +38,7 @@ def _content_type(record) -> tuple[str, str | None]:
 
 def read_warc(ctx: FileContext, cfg: IngestConfig) -> Iterator[Document | Rejected]:
     try:
-        f = open(ctx.path, "rb")  # noqa: SIM115 (closed in finally; the generator may stop early)
+        f = ctx.open()  # (closed in finally; the generator may stop early)
     except OSError as e:
         yield ctx.reject("", "unreadable_file", str(e))
         return
@@ -63,11 +64,11 @@ def read_warc(ctx: FileContext, cfg: IngestConfig) -> Iterator[Document | Reject
                     return
             # A gzip member cut early can decompress to nothing at all: warcio then just stops.
             if head[:2] == GZIP_MAGIC:
-                cut = incomplete_gzip_member(ctx.path)
+                cut = incomplete_gzip_member(ctx.read_path)
                 if cut is not None:
                     yield ctx.reject(f"offset={cut}", "truncated_file", "gzip member ends early")
         except Exception as e:  # noqa: BLE001 (warcio raises anything on a cut header: keep what we have)
-            reason = "truncated_file" if records else "unreadable_file"
+            reason = "truncated_file" if records and not isinstance(e, storage.StorageError) else "unreadable_file"
             yield ctx.reject(f"offset={offset}", reason, f"{type(e).__name__}: {e}")
     finally:
         f.close()
@@ -75,7 +76,7 @@ def read_warc(ctx: FileContext, cfg: IngestConfig) -> Iterator[Document | Reject
 
 def incomplete_gzip_member(path: str, block: int = 1 << 20) -> int | None:
     """Offset of the first gzip member that ends before its trailer, or None if every member is whole."""
-    with open(path, "rb") as f:
+    with storage.open_read(path) as f:
         start = 0
         d = zlib.decompressobj(16 + zlib.MAX_WBITS)
         pos = 0

@@ -11,8 +11,8 @@ from typing import Any
 
 import yaml
 
-from pipelines.report.plots import fmt_bytes, fmt_int, fmt_pct
-from pipelines.report.report import DOC_STAGES, Missing, ReportData, StageScan, mixture_rows
+from pipelines.report.data import DOC_STAGES, STAGE_TITLES, Missing, ReportData, StageScan, mixture_rows
+from pipelines.report.formatting import fmt_bytes, fmt_int, fmt_pct
 
 #: Hugging Face's size buckets (by number of rows), as in its dataset-card metadata.
 SIZE_CATEGORIES = [
@@ -192,7 +192,7 @@ def render_card(data: ReportData) -> str | None:
         "## How the shards were made", "",
     ]
     scans = {s.stage: s for s in data.doc_scans()}
-    for stage, title in zip(DOC_STAGES, ("Ingest", "Filters", "Deduplication"), strict=True):
+    for stage, title in ((s, STAGE_TITLES[s]) for s in DOC_STAGES):
         out += [f"### {title}", ""]
         info = data.stages.get(stage)
         if info is None:

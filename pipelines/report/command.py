@@ -1,12 +1,55 @@
-"""`curate report --run RUN`: write RUN/report/index.html and the dataset card RUN/shards/README.md."""
+"""`curate report --run RUN` and `write_report` (what `curate run` calls): gather the run's numbers
+(data.py), render the page (page.py) and the dataset card (card.py), write both atomically."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from pipelines.config import JobConfig
-from pipelines.report.report import DEFAULT_EXACT_ROWS, DEFAULT_SAMPLE_ROWS, write_report
+from pipelines.report.card import render_card
+from pipelines.report.data import DEFAULT_EXACT_ROWS, DEFAULT_SAMPLE_ROWS, gather, shards_dir
+from pipelines.report.page import render_page
+from pipelines.runlayout import RunLayout
+
+# ---- writing ------------------------------------------------------------------------------------------
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_report(
+    run: str | Path | RunLayout, *, out: str | Path | None = None, card: bool = True,
+    sample_rows: int = DEFAULT_SAMPLE_ROWS, exact_rows: int = DEFAULT_EXACT_ROWS,
+) -> dict[str, Path]:
+    """Write RUN/report/index.html (or `out`) and, when the run has shards, RUN/shards/README.md.
+
+    Returns the paths written: {"report": ..., "card": ...} (no "card" without shards).
+    """
+    layout = run if isinstance(run, RunLayout) else RunLayout(run)
+    if not layout.root.is_dir():
+        raise FileNotFoundError(f"run folder {layout.root} does not exist")
+    data = gather(layout.root, sample_rows=sample_rows, exact_rows=exact_rows)
+    written: dict[str, Path] = {}
+    page = Path(out) if out else layout.root / "report" / "index.html"
+    _write_text_atomic(page, render_page(data))
+    written["report"] = page
+    if card:
+        text = render_card(data)
+        d = shards_dir(layout)
+        if text is not None and d is not None:
+            _write_text_atomic(d / "README.md", text)
+            written["card"] = d / "README.md"
+    return written
+
+
+# ---- command line -------------------------------------------------------------------------------------
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

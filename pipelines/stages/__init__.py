@@ -28,6 +28,9 @@ class Stage:
     documents True when the stage writes documents that later stages read
     needs     stages that must run before it in a job
     resumable True when `curate run` continues an interrupted attempt (`run(..., resume=True)`)
+    rejects   True when the stage drops records to `RUN/rejected/<folder>/` (the report lists the reasons);
+              defaults to `documents`
+    title     the stage's heading in the report and the dataset card
     """
 
     name: str
@@ -39,10 +42,16 @@ class Stage:
     documents: bool = False
     needs: tuple[str, ...] = ()
     resumable: bool = False
+    rejects: bool | None = None
+    title: str = ""
 
     def __post_init__(self) -> None:
         if not self.command:
             object.__setattr__(self, "command", self.name)
+        if self.rejects is None:
+            object.__setattr__(self, "rejects", self.documents)
+        if not self.title:
+            object.__setattr__(self, "title", self.name.replace("_", " ").capitalize())
 
     def load(self) -> ModuleType:
         return importlib.import_module(self.module)
@@ -55,13 +64,14 @@ STAGES: tuple[Stage, ...] = (
           config=("ingest", "inputs"), documents=True),
     Stage("filter", "pipelines.stages.filter", "filter",
           "language, quality, repetition, URL, bad-word and PII filters",
-          config=("filter",), documents=True, needs=("ingest",)),
+          config=("filter",), documents=True, needs=("ingest",), title="Filters"),
     Stage("dedup", "pipelines.stages.dedup", "dedup",
           "exact, URL and MinHash near-duplicate removal",
-          config=("dedup",), documents=True, needs=("ingest",)),
+          config=("dedup",), documents=True, needs=("ingest",), title="Deduplication"),
     Stage("dedup_lines", "pipelines.stages.dedup_lines", "dedup_lines",
           "remove lines / paragraphs repeated across many documents (boilerplate)",
-          config=("dedup_lines",), command="dedup-lines", documents=True, needs=("ingest",)),
+          config=("dedup_lines",), command="dedup-lines", documents=True, needs=("ingest",),
+          title="Line deduplication"),
     Stage("tokenizer", "pipelines.stages.tokenizer", "tokenizer",
           "train the SentencePiece BPE tokenizer on a sample",
           config=("tokenizer",), needs=("ingest",)),
@@ -70,7 +80,7 @@ STAGES: tuple[Stage, ...] = (
           config=("tokenizer",), command="tokenizer-eval", needs=("tokenizer",)),
     Stage("tokenize", "pipelines.stages.tokenize", "shards",
           "encode documents into Parquet token shards",
-          config=("tokenize",), needs=("tokenizer",)),
+          config=("tokenize",), needs=("tokenizer",), rejects=True),
     Stage("train", "pipelines.stages.train", "train",
           "pretrain a causal LM on the token shards",
           config=("train",), needs=("tokenize",), resumable=True),

@@ -29,7 +29,7 @@ from pipelines.config import JobConfig
 from pipelines.stages import get_stage
 from tokenizer.card import CARD_FILE as TOKENIZER_CARD
 from tokenizer.train import MODEL_FILE
-from trainer.data import MANIFEST
+from trainer.shards_format import MANIFEST
 
 DEFAULT_OUT = "export"
 TRAIN = get_stage("train").folder

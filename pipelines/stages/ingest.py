@@ -11,7 +11,7 @@ from typing import Any
 import apache_beam as beam
 
 from filters.document import Document, Rejected
-from pipelines import progress
+from pipelines import progress, storage
 from pipelines.config import IngestConfig, InputSpec, JobConfig, check_inputs
 from pipelines.io.inputs import InputFile, list_input_files, read_input_file
 from pipelines.runlayout import RunLayout
@@ -26,8 +26,12 @@ SHARD_INPUT_BYTES = 128 * 1024 * 1024
 class ReadFiles(beam.DoFn):
     """One input file -> its Documents and its Rejected records, mixed (split by SplitRejected)."""
 
-    def __init__(self, cfg: IngestConfig):
+    def __init__(self, cfg: IngestConfig, storage_cfg: storage.StorageConfig | None = None):
         self.cfg = cfg
+        self.storage_cfg = storage_cfg or storage.StorageConfig()
+
+    def setup(self) -> None:
+        storage.configure(self.storage_cfg)  # endpoint and retries, in every worker process
 
     def process(self, f: InputFile) -> Iterator[Document | Rejected]:
         counter(NAME, "files").inc()
@@ -38,16 +42,16 @@ class ReadFiles(beam.DoFn):
 class Ingest(beam.PTransform):
     """Input files -> (documents, rejected)."""
 
-    def __init__(self, files: list[InputFile], cfg: IngestConfig):
+    def __init__(self, files: list[InputFile], cfg: IngestConfig, storage_cfg: storage.StorageConfig | None = None):
         super().__init__()
-        self.files, self.cfg = files, cfg
+        self.files, self.cfg, self.storage_cfg = files, cfg, storage_cfg
 
     def expand(self, pbegin):
         docs, rejected = (
             pbegin
             | "ListFiles" >> beam.Create(self.files)
             | "SpreadFiles" >> beam.Reshuffle()
-            | "Read" >> beam.ParDo(ReadFiles(self.cfg))
+            | "Read" >> beam.ParDo(ReadFiles(self.cfg, self.storage_cfg))
             | "Split" >> SplitRejected()
         )
         return docs | "CountKept" >> beam.ParDo(CountKept(NAME)), rejected
@@ -65,7 +69,7 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
     n = num_shards_for(files, config.ingest)
 
     def build(p: beam.Pipeline, out: Path, rejected_dir: Path) -> None:
-        docs, rejected = p | "Ingest" >> Ingest(files, config.ingest)
+        docs, rejected = p | "Ingest" >> Ingest(files, config.ingest, config.storage)
         _ = docs | "WriteDocs" >> WriteDocuments(out, n)
         _ = rejected | "WriteRejected" >> WriteRejected(NAME, rejected_dir)
 
@@ -89,16 +93,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
              "--input repeated; NAME is the dataset name used for mixtures (default: the kind), and applies "
              "to the paths that follow it in the same --input",
     )
+    parser.add_argument(
+        "--input-list", action="append", default=[], metavar="[NAME=]PATHS_FILE",
+        help="a path list (Common Crawl's warc.paths.gz, plain or gzip; local or a URL): every listed file "
+             "is an input, in list order, named by its listed path",
+    )
+    parser.add_argument(
+        "--input-base", default="", metavar="PREFIX",
+        help="where the listed paths are read from: s3://commoncrawl/, https://data.commoncrawl.org/ or a "
+             "local mirror (default: the listed paths as they are)",
+    )
     parser.add_argument("--kind", choices=["auto", "web", "book", "article", "text"], default="auto")
     parser.add_argument("--text-field", default="text", help="JSONL / Parquet field holding the text")
 
 
 def overrides(args: argparse.Namespace, config: JobConfig) -> JobConfig:
-    if not args.input:
+    if not args.input and not getattr(args, "input_list", None):
         return config
     from dataclasses import replace
 
     specs = []
+    for item in getattr(args, "input_list", None) or []:
+        name, path = split_input_arg(item)
+        specs.append(InputSpec(path_list=path, base=args.input_base, name=name, kind=args.kind,
+                               text_field=args.text_field))
     for group in args.input:
         group_name = ""
         for item in group:

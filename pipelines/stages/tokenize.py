@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from pipelines.config import JobConfig
 from pipelines.configlib import replace_section
-from pipelines.io.parquet import PARQUET_WRITE_OPTIONS
+from pipelines.io.parquet import write_table
 from pipelines.runlayout import RunLayout, write_json_atomic
 from pipelines.stages import get_stage
 from pipelines.stages.base import BeamStage, StageError, counter, run_beam_stage
@@ -45,11 +45,10 @@ from tokenizer.mixture import (
     plan_mixture,
 )
 from tokenizer.train import MODEL_FILE
+from trainer.shards_format import FORMAT, MANIFEST
 
 NAME = get_stage("tokenize").folder
 COMMAND = get_stage("tokenize").command
-MANIFEST = "manifest.json"
-MANIFEST_FORMAT = "curate-shards/1"
 PLAN_FILE = "shards_plan.json"
 SPLITS = ("train", "val")
 MAX_SHARD_TOKENS = 1_000_000_000  # list<> offsets are int32: a shard must stay below 2**31 tokens
@@ -94,11 +93,9 @@ def token_table(rows: list[tuple[str, str, np.ndarray]], schema: pa.Schema) -> p
 
 
 def write_shard(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    # zstd + page checksums as every curate file; dictionary encoding only for the string columns
-    # (token ids are near-uniform over the vocabulary: a dictionary only slows decoding down).
-    pq.write_table(table, tmp, **{**PARQUET_WRITE_OPTIONS, "use_dictionary": ["id", "source"]})
-    tmp.replace(path)
+    # dictionary encoding only for the string columns (token ids are near-uniform over the vocabulary:
+    # a dictionary only slows decoding down)
+    write_table(table, table.schema, path, use_dictionary=["id", "source"])
 
 
 # ---- pipeline --------------------------------------------------------------------------------------
@@ -295,7 +292,7 @@ def build_manifest(out: Path, plan: dict[str, Any], card: dict[str, Any], cfg: T
         }
     special = card["special"]
     return {
-        "format": MANIFEST_FORMAT,
+        "format": FORMAT,
         "tokenizer": {
             "fingerprint": card["fingerprint"],
             "vocab_size": card["vocab_size"],
@@ -357,7 +354,7 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
             raise StageError(f"tokenize.mixture: datasets {missing} are not in stage '{source}' "
                              f"(it has {sorted(present)})")
     metadata = {
-        "curate.format": MANIFEST_FORMAT,
+        "curate.format": FORMAT,
         "curate.tokenizer_fingerprint": card["fingerprint"],
         "curate.vocab_size": str(card["vocab_size"]),
         "curate.eos_id": str(EOS_ID),

@@ -31,6 +31,7 @@ from pipelines.configlib import replace_section  # noqa: E402
 from pipelines.runlayout import RunLayout, StageMissingError, write_json_atomic  # noqa: E402
 from pipelines.stages import get_stage  # noqa: E402
 from tokenizer.card import CARD_FILE  # noqa: E402
+from trainer.shards_format import MANIFEST  # noqa: E402
 
 NAME = get_stage("train").folder
 SHARDS = get_stage("tokenize").folder
@@ -68,7 +69,7 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
     from trainer.train import train
 
     shards = layout.stage_dir(SHARDS)
-    if not (shards / "manifest.json").is_file():
+    if not (shards / MANIFEST).is_file():
         raise StageMissingError(f"{shards}: no shard manifest (run `curate tokenize --run {layout.root}` first)")
     out = layout.stage_dir(NAME)
     is_main = int(os.environ.get("RANK", "0")) == 0

@@ -1,13 +1,16 @@
 """`curate report`: the page has every section with an image and a numbers table, absent stages give a
 'not run' note, the dataset card names the shards; headless Chromium loads the page with every image.
 
-The run folder is real for ingest (`curate ingest` on a tiny fixture) and hand-made for the later
-stages, in the formats they write (filter: `lang` columns and rejected records with `lang`; dedup:
-`dup_cluster` / `dup_count`; tokenizer card; shards + manifest; train metrics.jsonl).
+Two run folders. `sample_run` is real from ingest to tokenize: `curate run` on the bundled sample (the
+demo job without training), and its page is checked number by number against the stages' own files.
+`full_run` is real for ingest (`curate ingest` on a tiny fixture) and hand-made for the later stages, in
+the formats they write, so that exact numbers (a cluster of two, a domain with and without `www.`, a
+training log cut by a crash) can be asserted.
 """
 
 from __future__ import annotations
 
+import ast
 import base64
 import hashlib
 import json
@@ -23,15 +26,18 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+import pipelines.report as report_package
 from pipelines.cli import main as curate
 from pipelines.document import document_schema, rejected_schema
-from pipelines.io.parquet import PARQUET_WRITE_OPTIONS
+from pipelines.io.parquet import write_table
 from pipelines.report import write_report
-from pipelines.report.plots import render_page
-from pipelines.report.report import gather
+from pipelines.report.data import gather
+from pipelines.report.formatting import fmt_bytes
+from pipelines.report.page import render_page
 from pipelines.runlayout import RunLayout, write_json_atomic
 from tests.pipelines.io.warcfixtures import html_page, write_warc
 
+DEMO_JOB = Path(__file__).resolve().parents[2] / "examples" / "demo.yaml"
 SECTIONS = ["stages", "funnel", "rejections", "languages", "lengths", "duplicates", "domains", "mixture",
             "tokenizer", "training"]
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -61,7 +67,7 @@ def _inputs(root: Path) -> Path:
 
 def _write(path: Path, rows: list[dict], schema: pa.Schema) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path, **PARQUET_WRITE_OPTIONS)
+    write_table(rows, schema, path)
 
 
 def _success(run: Path, stage: str, rows_in: int, rows_out: int, reasons: dict[str, int], **extra) -> None:
@@ -194,6 +200,17 @@ def full_run(ingested: Path, tmp_path_factory) -> Path:
     return run
 
 
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory) -> Path:
+    """The demo job on the bundled sample, every stage but training (a smaller vocabulary to stay fast);
+    `curate run` writes the report at its end."""
+    run = tmp_path_factory.mktemp("sample") / "run"
+    assert curate(["run", str(DEMO_JOB), "--run", str(run), "--set",
+                   "stages=[ingest, filter, dedup, tokenizer, tokenizer_eval, tokenize]",
+                   "--set", "tokenizer.vocab_size=800"]) == 0
+    return run
+
+
 # ---- helpers ------------------------------------------------------------------------------------------
 
 
@@ -322,6 +339,76 @@ def test_large_stages_are_sampled_and_marked(full_run):
     assert "≈" in _section(page, "funnel") and f"sample (ingest: 2 of {ingest.rows:,}" in _section(page, "funnel")
 
 
+def test_report_matches_the_real_stage_outputs_of_the_sample(sample_run):
+    run = sample_run
+    page = (run / "report" / "index.html").read_text()
+    success = {d: json.loads((run / d / "_SUCCESS").read_text())
+               for d in ("ingest", "filter", "dedup", "tokenizer", "tokenizer_eval", "shards")}
+    # every stage that ran is "done" with the counts of its own _SUCCESS (tokenize from RUN/shards)
+    stages = _cells(_section(page, "stages"))
+    for shown, folder in (("ingest", "ingest"), ("filter", "filter"), ("dedup", "dedup"),
+                          ("tokenizer", "tokenizer"), ("tokenizer-eval", "tokenizer_eval"), ("tokenize", "shards")):
+        i = stages.index(shown)
+        counts = success[folder]["counts"]
+        assert stages[i + 1: i + 5] == ["done", f"{counts['in']:,}", f"{counts['out']:,}",
+                                        f"{counts['rejected']:,}"], shown
+        assert stages[i + 6] == success[folder]["fingerprint"]
+    assert stages[stages.index("train") + 1] == "not run"
+    for sid in ("funnel", "rejections", "languages", "lengths", "duplicates", "domains", "mixture", "tokenizer"):
+        body = _section(page, sid)
+        assert "Not run" not in body and "Could not be read" not in body, sid
+        assert all(png.startswith(PNG) for png in _images(body)) and _images(body), sid
+    assert "Not run: the train stage did not run" in _section(page, "training")
+    # funnel: documents and text bytes of each documents stage, as in its Parquet parts
+    funnel = _cells(_section(page, "funnel"))
+    assert funnel[:2] == ["input records", f"{success['ingest']['counts']['in']:,}"]
+    for stage in ("ingest", "filter", "dedup"):
+        table = pq.read_table(run / stage, columns=["text"])
+        row = funnel[funnel.index(stage): funnel.index(stage) + 8]
+        assert row[1] == f"{table.num_rows:,}", stage
+        assert row[4] == fmt_bytes(pc.sum(pc.binary_length(table.column("text"))).as_py()), stage
+    manifest = json.loads((run / "shards" / "manifest.json").read_text())
+    row = funnel[funnel.index("tokenize"): funnel.index("tokenize") + 8]
+    totals = manifest["totals"]
+    assert row[1] == f"{totals['train']['rows'] + totals['val']['rows']:,}"
+    assert row[6] == f"{totals['train']['tokens'] + totals['val']['tokens']:,}"
+    # rejections: every reason of every rejecting stage, counted from RUN/rejected/<stage>
+    rejections = _cells(_section(page, "rejections"))
+    for stage in ("ingest", "filter", "dedup"):
+        reasons = pq.read_table(run / "rejected" / stage, columns=["reason"]).column("reason").to_pylist()
+        for reason in set(reasons):
+            i = next(i for i in range(0, len(rejections), 5) if rejections[i:i + 2] == [stage, reason])
+            assert rejections[i + 3] == f"{reasons.count(reason):,}", (stage, reason)
+    # languages: every language label the kept documents carry
+    languages = _cells(_section(page, "languages"))
+    kept_langs = set(pq.read_table(run / "dedup", columns=["lang"]).column("lang").to_pylist())
+    assert len(kept_langs) > 10 and kept_langs <= set(languages)
+    # duplicates: the kept documents per cluster size, from dup_count
+    dups = _cells(_section(page, "duplicates"))
+    sizes = pq.read_table(run / "dedup", columns=["dup_count"]).column("dup_count").to_pylist()
+    assert max(sizes) > 1  # the sample has two editions of one book and repeated pages
+    for k in set(sizes):
+        i = next(i for i in range(0, len(dups) - 2) if dups[i] == str(k))
+        assert dups[i + 1: i + 3] == [f"{sizes.count(k):,}", f"{k * sizes.count(k):,}"], k
+    # mixture: train tokens and rows per source from the manifest
+    mixture = _cells(_section(page, "mixture"))
+    for source, entry in manifest["by_source"].items():
+        i = mixture.index(source)
+        assert mixture[i + 1: i + 3] == [f"{entry['rows']:,}", f"{entry['tokens']:,}"], source
+    # tokenizer: bytes per token of each source on held-out documents, from eval.json
+    ev = json.loads((run / "tokenizer_eval" / "eval.json").read_text())
+    tok = _cells(_section(page, "tokenizer"))
+    for source, entry in ev["by_dataset"].items():
+        assert f"{entry['bytes_per_token']:.3f}" in tok[tok.index(source):], source
+    # the dataset card names the real shards, split by split
+    text = (run / "shards" / "README.md").read_text()
+    meta = yaml.safe_load(text.split("---\n", 2)[1])
+    files = {f["split"]: sorted(f["path"]) for f in meta["configs"][0]["data_files"]}
+    assert files == {split: sorted(s["file"] for s in manifest["shards"] if s["split"] == prefix)
+                     for prefix, split in (("train", "train"), ("val", "validation"))}
+    assert f"{totals['train']['tokens']:,} train tokens" in text
+
+
 def _chromium() -> str | None:
     return next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
 
@@ -348,3 +435,21 @@ def test_chromium_loads_the_page_with_every_image(full_run, tmp_path):
     m = re.search(r'data-images="(\d+)/(\d+)"', dom)
     assert m, f"page did not load in Chromium: {dom[:500]!r}"
     assert (int(m.group(1)), int(m.group(2))) == (n_images, n_images) and n_images >= 9
+
+
+#: What each report module may import from the package: data at the bottom, the command at the top.
+REPORT_IMPORTS = {
+    "data": set(), "formatting": set(), "html": {"data"}, "figures": {"formatting", "html"},
+    "page": {"data", "formatting", "html", "figures"}, "card": {"data", "formatting"},
+    "command": {"data", "page", "card"}, "__init__": {"command"},
+}
+
+
+def test_report_modules_import_one_way():
+    folder = Path(report_package.__file__).parent
+    assert {p.stem for p in folder.glob("*.py")} == set(REPORT_IMPORTS)
+    for name, allowed in REPORT_IMPORTS.items():
+        tree = ast.parse((folder / f"{name}.py").read_text())
+        imported = {n.module.rsplit(".", 1)[1] for n in ast.walk(tree)  # function-level imports too
+                    if isinstance(n, ast.ImportFrom) and (n.module or "").startswith("pipelines.report.")}
+        assert imported <= allowed, (name, imported - allowed)

@@ -1,4 +1,5 @@
-"""Gather the numbers of a run folder for the report page and the dataset card.
+"""Gather the numbers of a run folder for the report page and the dataset card (the only module of the
+report that reads the run folder; the page and the card read `ReportData`).
 
 Every reader is tolerant: a stage that did not run, or a column a stage does not write, yields a
 `Missing` note for its section instead of an error. Documents never become Python objects: each
@@ -17,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,25 +29,32 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipelines.runlayout import SUCCESS, RunLayout
+from pipelines.runlayout import RunLayout
+from pipelines.stages import STAGES
+from tokenizer.card import CARD_FILE
+from trainer.shards_format import MANIFEST as MANIFEST_FILE
 
 log = logging.getLogger(__name__)
 
-#: Stages that write documents (RUN/<stage>/part-*.parquet), in pipeline order.
-DOC_STAGES = ("ingest", "filter", "dedup")
-#: Every stage whose `_SUCCESS` the report reads, in pipeline order: name -> folders it may commit to.
-STAGE_DIRS: dict[str, tuple[str, ...]] = {
-    "ingest": ("ingest",), "filter": ("filter",), "dedup": ("dedup",), "tokenizer": ("tokenizer",),
-    "tokenizer-eval": ("tokenizer_eval", "tokenizer-eval"), "tokenize": ("shards", "tokenize"),
-    "train": ("train",),
-}
+# ---- the stages the report knows (the one place: the page and the card read these) ----------------------
+
+#: Stages that write documents (RUN/<stage>/part-*.parquet), in pipeline order (from the stage registry).
+DOC_STAGES = tuple(s.command for s in STAGES if s.documents)
+#: Their headings in the report and the card.
+STAGE_TITLES = {s.command: s.title for s in STAGES}
+#: Every stage whose `_SUCCESS` the report reads, in pipeline order: name shown -> the folder it commits to.
+STAGE_DIRS: dict[str, str] = {s.command: s.folder for s in STAGES}
 ALL_STAGES = tuple(STAGE_DIRS)
 #: Stages that drop documents (their rejection reasons are shown); the others only transform or sample.
-REJECTING_STAGES = ("ingest", "filter", "dedup", "tokenize")
+REJECTING_STAGES = tuple(s.command for s in STAGES if s.rejects)
 #: Columns that may hold a document's language (the filter stage's fastText label comes first).
 LANGUAGE_COLUMNS = ("lang", "lid_lang", "language")
-#: Where the tokenize stage commits (RUN/shards).
-SHARDS_DIRS = STAGE_DIRS["tokenize"]
+#: Files the report reads in the stages' folders.
+MANIFEST = MANIFEST_FILE  # RUN/shards/manifest.json (tokenize)
+TOKENIZER_CARD = CARD_FILE  # RUN/tokenizer/tokenizer_card.json
+TOKENIZER_EVAL = "eval.json"  # RUN/tokenizer_eval/eval.json
+TRAIN_METRICS = "metrics.jsonl"  # RUN/train/metrics.jsonl
+TRAIN_CONFIG = "config.json"  # RUN/train/config.json
 
 DEFAULT_SAMPLE_ROWS = 200_000
 DEFAULT_EXACT_ROWS = 2_000_000
@@ -180,10 +187,10 @@ def read_success(layout: RunLayout, stage: str) -> dict[str, Any] | None:
 
 def shards_dir(layout: RunLayout) -> Path | None:
     """The completed tokenize stage's folder (holding manifest.json), if any."""
-    for name in SHARDS_DIRS:
-        d = layout.stage_dir(name)
-        if layout.is_complete(name) and (d / "manifest.json").is_file():
-            return d
+    name = STAGE_DIRS["tokenize"]
+    d = layout.stage_dir(name)
+    if layout.is_complete(name) and (d / MANIFEST).is_file():
+        return d
     return None
 
 
@@ -234,9 +241,10 @@ def scan_stage(
     exact_rows: int = DEFAULT_EXACT_ROWS, language_columns: tuple[str, ...] = LANGUAGE_COLUMNS,
 ) -> StageScan | Missing:
     """Counts, bytes, languages, domains, cluster sizes and lengths of one documents stage."""
-    if not layout.is_complete(stage):
+    folder = STAGE_DIRS.get(stage, stage)  # a stage's command may differ from its folder (dedup-lines)
+    if not layout.is_complete(folder):
         return Missing(f"the {stage} stage did not run")
-    parts = layout.parts(stage)
+    parts = layout.parts(folder)
     if not parts:
         return Missing(f"the {stage} stage wrote no part files")
     names = set(pq.read_schema(parts[0]).names)
@@ -294,7 +302,7 @@ def scan_rejected_languages(
     exact_rows: int = DEFAULT_EXACT_ROWS, language_columns: tuple[str, ...] = LANGUAGE_COLUMNS,
 ) -> RejectedLanguages | None:
     """Language counts of RUN/rejected/<stage>/ (None when it has no language column)."""
-    parts = layout.rejected_parts(stage)
+    parts = layout.rejected_parts(STAGE_DIRS.get(stage, stage))
     if not parts:
         return None
     names = set(pq.read_schema(parts[0]).names)
@@ -320,21 +328,18 @@ def read_manifest(layout: RunLayout) -> dict[str, Any] | Missing:
     d = shards_dir(layout)
     if d is None:
         return Missing("the tokenize stage did not run (no RUN/shards/manifest.json)")
-    data = json.loads((d / "manifest.json").read_text())
+    data = json.loads((d / MANIFEST).read_text())
     if not isinstance(data, dict):
-        return Missing(f"{d / 'manifest.json'} is not a JSON object")
+        return Missing(f"{d / MANIFEST} is not a JSON object")
     return data
 
 
 def read_tokenizer_card(layout: RunLayout) -> dict[str, Any] | Missing:
-    path = layout.stage_dir("tokenizer") / "tokenizer_card.json"
-    if not (layout.is_complete("tokenizer") and path.is_file()):
+    name = STAGE_DIRS["tokenizer"]
+    path = layout.stage_dir(name) / TOKENIZER_CARD
+    if not (layout.is_complete(name) and path.is_file()):
         return Missing("the tokenizer stage did not run (no RUN/tokenizer/tokenizer_card.json)")
     return json.loads(path.read_text())
-
-
-#: Where `curate tokenizer-eval` leaves its results (RUN/tokenizer_eval/eval.json), first match wins.
-TOKENIZER_EVAL_FILES = ("tokenizer_eval/eval.json", "tokenizer-eval/eval.json")
 
 
 def _bpt_entries(block: Any) -> dict[str, dict[str, Any]]:
@@ -347,26 +352,26 @@ def _bpt_entries(block: Any) -> dict[str, dict[str, Any]]:
 
 def read_tokenizer_eval(layout: RunLayout) -> dict[str, Any] | Missing:
     """Bytes per token on held-out documents per source and per language (`curate tokenizer-eval`)."""
-    for rel in TOKENIZER_EVAL_FILES:
-        path = layout.root / rel
-        if not (path.is_file() and (path.parent / SUCCESS).is_file()):
-            continue
-        data = json.loads(path.read_text())
-        if not isinstance(data, dict):
-            return Missing(f"RUN/{rel} is not a JSON object", error=True)
-        overall = data.get("overall")
-        return {
-            "file": rel,
-            "by_source": _bpt_entries(data.get("by_dataset", data.get("by_source"))),
-            "by_language": _bpt_entries(data.get("by_language")),
-            "overall": overall if _bpt_entries({"o": overall}) else None,
-        }
-    return Missing("the tokenizer-eval stage did not run (no RUN/tokenizer_eval/eval.json)")
+    folder = STAGE_DIRS["tokenizer-eval"]
+    rel = f"{folder}/{TOKENIZER_EVAL}"
+    path = layout.root / rel
+    if not (path.is_file() and layout.is_complete(folder)):
+        return Missing("the tokenizer-eval stage did not run (no RUN/tokenizer_eval/eval.json)")
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict):
+        return Missing(f"RUN/{rel} is not a JSON object", error=True)
+    overall = data.get("overall")
+    return {
+        "file": rel,
+        "by_source": _bpt_entries(data.get("by_dataset", data.get("by_source"))),
+        "by_language": _bpt_entries(data.get("by_language")),
+        "overall": overall if _bpt_entries({"o": overall}) else None,
+    }
 
 
 def read_train_info(layout: RunLayout) -> dict[str, Any]:
     """RUN/train/config.json (model size, device, tokens per step...), {} when absent."""
-    path = layout.stage_dir("train") / "config.json"
+    path = layout.stage_dir(STAGE_DIRS["train"]) / TRAIN_CONFIG
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -375,7 +380,7 @@ def read_train_info(layout: RunLayout) -> dict[str, Any]:
 
 
 def read_train_metrics(layout: RunLayout) -> list[dict[str, Any]] | Missing:
-    path = layout.stage_dir("train") / "metrics.jsonl"
+    path = layout.stage_dir(STAGE_DIRS["train"]) / TRAIN_METRICS
     if not path.is_file():
         return Missing("the train stage did not run (no RUN/train/metrics.jsonl)")
     rows = []
@@ -435,8 +440,7 @@ def gather(
             return Missing(f"{section}: {type(e).__name__}: {e}", error=True)
 
     stages: dict[str, dict[str, Any] | None] = {
-        s: next((x for d in dirs if (x := read_success(layout, d)) is not None), None)
-        for s, dirs in STAGE_DIRS.items()
+        s: read_success(layout, folder) for s, folder in STAGE_DIRS.items()
     }
     language_columns = LANGUAGE_COLUMNS
     tok_cfg = ((stages.get("tokenizer") or {}).get("config") or {})
@@ -554,41 +558,3 @@ def loss_rows(metrics: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list
     train = sorted((r for r in metrics if isinstance(r.get("loss"), int | float)), key=lambda r: r["step"])
     val = sorted((r for r in metrics if isinstance(r.get("val_loss"), int | float)), key=lambda r: r["step"])
     return train, val
-
-
-# ---- writing ------------------------------------------------------------------------------------------
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def write_report(
-    run: str | Path | RunLayout, *, out: str | Path | None = None, card: bool = True,
-    sample_rows: int = DEFAULT_SAMPLE_ROWS, exact_rows: int = DEFAULT_EXACT_ROWS,
-) -> dict[str, Path]:
-    """Write RUN/report/index.html (or `out`) and, when the run has shards, RUN/shards/README.md.
-
-    Returns the paths written: {"report": ..., "card": ...} (no "card" without shards).
-    """
-    from pipelines.report.card import render_card
-    from pipelines.report.plots import render_page
-
-    layout = run if isinstance(run, RunLayout) else RunLayout(run)
-    if not layout.root.is_dir():
-        raise FileNotFoundError(f"run folder {layout.root} does not exist")
-    data = gather(layout.root, sample_rows=sample_rows, exact_rows=exact_rows)
-    written: dict[str, Path] = {}
-    page = Path(out) if out else layout.root / "report" / "index.html"
-    _write_text_atomic(page, render_page(data))
-    written["report"] = page
-    if card:
-        text = render_card(data)
-        d = shards_dir(layout)
-        if text is not None and d is not None:
-            _write_text_atomic(d / "README.md", text)
-            written["card"] = d / "README.md"
-    return written

@@ -1,28 +1,16 @@
-"""The report page: one section per view of the run, each a matplotlib figure embedded as a base64 PNG
-with a table of its numbers underneath. Static and self-contained: no scripts, no external files.
-
-Figures use matplotlib's object API with the Agg canvas (no pyplot global state, no display).
+"""The report page: one section per view of the run, each a figure embedded as a base64 PNG with a table
+of its numbers underneath. Reads only `ReportData` (data.py); draws with figures.py, writes HTML with html.py.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import io
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from filters.document import reason_family
-from pipelines.report.report import (
+from pipelines.report.data import (
     Missing,
     ReportData,
-    StageScan,
     length_quantiles,
     log_bins,
     loss_rows,
@@ -30,146 +18,9 @@ from pipelines.report.report import (
     rejection_denominator,
     top_domains,
 )
-
-COLORS = {"ingest": "#8da0cb", "filter": "#66c2a5", "dedup": "#fc8d62", "tokenize": "#e78ac3",
-          "input records": "#b3b3b3"}
-PALETTE = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
-DPI = 100
-MAX_BARS = 15  # categories drawn per chart; the rest are summed as "other" (tables list them all)
-SCROLL_ROWS = 20  # longer tables get a fixed height and scroll
-
-
-# ---- formatting ---------------------------------------------------------------------------------------
-
-
-def fmt_int(n: float | None, exact: bool = True) -> str:
-    if n is None:
-        return "—"
-    return ("" if exact else "≈") + f"{round(n):,}"
-
-
-def fmt_bytes(n: float | None, exact: bool = True) -> str:
-    if n is None:
-        return "—"
-    prefix = "" if exact else "≈"
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{prefix}{n:,.0f} {unit}" if unit == "B" else f"{prefix}{n:,.1f} {unit}"
-        n /= 1000
-    return f"{prefix}{n:,.1f} PB"
-
-
-def fmt_pct(num: float | None, den: float | None) -> str:
-    if num is None or not den:
-        return "—"
-    return f"{100 * num / den:.1f}%"
-
-
-def fmt_float(x: Any, digits: int = 3) -> str:
-    return "—" if not isinstance(x, int | float) else f"{x:.{digits}f}"
-
-
-def _esc(x: Any) -> str:
-    return html.escape(str(x), quote=True)
-
-
-def _si(x: float, _pos: Any = None) -> str:
-    for div, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(x) >= div:
-            return f"{x / div:g}{suffix}"
-    return f"{x:g}"
-
-
-# ---- building blocks ----------------------------------------------------------------------------------
-
-
-def figure(width: float = 8.0, height: float = 3.2, ncols: int = 1, nrows: int = 1, **kw: Any):
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
-    for ax in axes.flat:
-        ax.spines[["top", "right"]].set_visible(False)
-        ax.grid(axis="both", alpha=0.25, linewidth=0.6)
-        ax.set_axisbelow(True)
-    return fig, axes
-
-
-def img(fig: Figure, alt: str) -> str:
-    """The figure as an `<img>` with a base64 PNG data URI (no file next to the page)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
-    w, h = (int(round(v)) for v in fig.get_size_inches() * DPI)
-    return f'<img class="plot" width="{w}" height="{h}" alt="{_esc(alt)}" src="data:image/png;base64,{data}">'
-
-
-def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], caption: str = "",
-          numeric: Sequence[bool] | None = None) -> str:
-    """An HTML table; cells are escaped; `numeric` columns are right-aligned (default: all but the first)."""
-    numeric = list(numeric) if numeric is not None else [False] + [True] * (len(headers) - 1)
-    cls = ['class="num"' if n else "" for n in numeric]
-    rows = list(rows)
-    wrap = "table-wrap tall" if len(rows) > SCROLL_ROWS else "table-wrap"  # long tables scroll in place
-    out = [f'<div class="{wrap}"><table class="numbers">']
-    if caption:
-        out.append(f"<caption>{_esc(caption)}</caption>")
-    out.append("<thead><tr>" + "".join(f"<th {c}>{_esc(h)}</th>" for h, c in zip(headers, cls, strict=True))
-               + "</tr></thead><tbody>")
-    for row in rows:
-        out.append("<tr>" + "".join(f"<td {c}>{_esc(v)}</td>" for v, c in zip(row, cls, strict=True)) + "</tr>")
-    out.append("</tbody></table></div>")
-    return "".join(out)
-
-
-def note(text: str) -> str:
-    return f'<p class="note">{_esc(text)}</p>'
-
-
-def not_run(missing: Missing) -> str:
-    if missing.error:
-        return f'<p class="note not-run">Could not be read: {_esc(missing.reason)}</p>'
-    return f'<p class="note not-run">Not run: {_esc(missing.reason)}.</p>'
-
-
-def sample_note(scans: Iterable[StageScan]) -> str:
-    sampled = [s for s in scans if not s.exact]
-    if not sampled:
-        return ""
-    parts = ", ".join(f"{s.stage}: {s.scanned_rows:,} of {s.rows:,}" for s in sampled)
-    return note(f"Numbers marked ≈ are scaled up from a sample ({parts} documents read).")
-
-
-def top_n(items: list[tuple[str, float]], n: int = MAX_BARS) -> list[tuple[str, float]]:
-    """The `n - 1` largest items and the rest summed as 'other (k)' when there are more than `n`."""
-    items = sorted(items, key=lambda kv: (-kv[1], kv[0]))
-    if len(items) <= n:
-        return items
-    rest = items[n - 1:]
-    return items[: n - 1] + [(f"other ({len(rest)})", sum(v for _, v in rest))]
-
-
-def _hbars(ax, labels: list[str], values: list[float], color: str, fmt=fmt_int) -> None:
-    y = np.arange(len(labels))
-    ax.barh(y, values, color=color)
-    ax.set_yticks(y, labels=[lab if len(lab) <= 40 else lab[:38] + "…" for lab in labels], fontsize=8)
-    ax.invert_yaxis()
-    ax.grid(axis="y", visible=False)
-    top = max(values, default=0) or 1
-    for yi, v in zip(y, values, strict=True):
-        ax.text(v + top * 0.01, yi, fmt(v), va="center", fontsize=7)
-    ax.set_xlim(0, top * 1.15)
-    ax.xaxis.set_major_formatter(FuncFormatter(_si))
-
-
-# ---- sections -----------------------------------------------------------------------------------------
-
-
-@dataclass
-class Section:
-    id: str
-    title: str
-    body: str
-    lead: str = ""
+from pipelines.report.figures import COLORS, MAX_BARS, PALETTE, figure, hbars, img, si, top_n
+from pipelines.report.formatting import fmt_bytes, fmt_float, fmt_int, fmt_pct
+from pipelines.report.html import Section, not_run, note, render_sections, sample_note, table
 
 
 def section_stages(data: ReportData) -> Section:
@@ -205,7 +56,7 @@ def section_funnel(data: ReportData) -> Section:
     for i, r in enumerate(rows):
         ax.text(i, r.documents, f"{100 * r.documents / first_docs:.0f}%", ha="center", va="bottom", fontsize=8)
     ax.set_title("documents", fontsize=10)
-    ax.yaxis.set_major_formatter(FuncFormatter(_si))
+    ax.yaxis.set_major_formatter(FuncFormatter(si))
     brows = [r for r in rows if r.bytes is not None]
     ax = axes[0, 1]
     if brows:
@@ -215,7 +66,7 @@ def section_funnel(data: ReportData) -> Section:
         for i, r in enumerate(brows):
             ax.text(i, r.bytes, f"{100 * r.bytes / first_bytes:.0f}%", ha="center", va="bottom", fontsize=8)
     ax.set_title("text bytes (UTF-8)", fontsize=10)
-    ax.yaxis.set_major_formatter(FuncFormatter(_si))
+    ax.yaxis.set_major_formatter(FuncFormatter(si))
     for a in axes.flat:
         a.tick_params(axis="x", labelsize=8)
         a.grid(axis="x", visible=False)
@@ -256,7 +107,7 @@ def _by_dataset(data: ReportData) -> str:
         ax.invert_yaxis()
         ax.set_title(title, fontsize=10)
         ax.grid(axis="y", visible=False)
-        ax.xaxis.set_major_formatter(FuncFormatter(_si))
+        ax.xaxis.set_major_formatter(FuncFormatter(si))
     axes[0, 1].legend(fontsize=8, loc="lower right")
     headers = ["source"] + [f"{s.stage} docs" for s in scans] + [f"{s.stage} bytes" for s in scans]
     rows = []
@@ -280,7 +131,7 @@ def section_rejections(data: ReportData) -> Section:
         for i, (stage, reasons) in enumerate(stages):
             items = top_n(list(reasons.items()))
             ax = axes[i, 0]
-            _hbars(ax, [k for k, _ in items], [v for _, v in items], COLORS.get(stage, PALETTE[i]))
+            hbars(ax, [k for k, _ in items], [v for _, v in items], COLORS.get(stage, PALETTE[i]))
             ax.set_title(f"{stage}: {sum(reasons.values()):,} rejected", fontsize=10, loc="left")
         body += img(fig, "rejected documents per reason and stage")
     rows = []
@@ -335,12 +186,12 @@ def section_languages(data: ReportData) -> Section:
     ax.set_yticks(y + h * (len(series) - 1) / 2, labels=labels, fontsize=8)
     ax.invert_yaxis()
     ax.grid(axis="y", visible=False)
-    ax.xaxis.set_major_formatter(FuncFormatter(_si))
+    ax.xaxis.set_major_formatter(FuncFormatter(si))
     ax.set_title("documents by language", fontsize=10)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, frameon=False)
     langs = latest.languages or {}
     b_items = top_n([(k, b * latest.scale) for k, (_, b) in langs.items()])
-    _hbars(axes[0, 1], [k for k, _ in b_items], [v for _, v in b_items], PALETTE[1], fmt=fmt_bytes)
+    hbars(axes[0, 1], [k for k, _ in b_items], [v for _, v in b_items], PALETTE[1], fmt=fmt_bytes)
     axes[0, 1].set_title(f"bytes by language ({latest.stage} kept)", fontsize=10)
     total_docs = sum(n for n, _ in langs.values()) or 1
     total_bytes = sum(b for _, b in langs.values()) or 1
@@ -376,8 +227,8 @@ def section_lengths(data: ReportData) -> Section:
     ax.set_xscale("log")
     ax.set_xlabel("document length (UTF-8 bytes, log scale)", fontsize=9)
     ax.set_ylabel("documents", fontsize=9)
-    ax.xaxis.set_major_formatter(FuncFormatter(_si))
-    ax.yaxis.set_major_formatter(FuncFormatter(_si))
+    ax.xaxis.set_major_formatter(FuncFormatter(si))
+    ax.yaxis.set_major_formatter(FuncFormatter(si))
     ax.legend(fontsize=8)
     qrows = []
     for s in scans:
@@ -564,7 +415,7 @@ def section_tokenizer(data: ReportData) -> Section:
     fig, axes = figure(9, 0.8 + 0.28 * max(min(len(b), MAX_BARS) for _, b in blocks) + 0.4, ncols=len(blocks))
     for i, (name, block) in enumerate(blocks):
         items = sorted(block.items(), key=lambda kv: (-kv[1]["bytes_per_token"], kv[0]))[:MAX_BARS]
-        _hbars(axes[0, i], [k for k, _ in items], [v["bytes_per_token"] for _, v in items], PALETTE[i],
+        hbars(axes[0, i], [k for k, _ in items], [v["bytes_per_token"] for _, v in items], PALETTE[i],
                fmt=lambda v: f"{v:.2f}")
         axes[0, i].set_title(f"bytes per token {name.replace('_', ' ')}", fontsize=10)
         axes[0, i].xaxis.set_major_formatter(FuncFormatter(lambda x, _p: f"{x:g}"))
@@ -650,52 +501,8 @@ SECTIONS = (section_stages, section_funnel, section_rejections, section_language
             section_duplicates, section_domains, section_mixture, section_tokenizer, section_training)
 
 
-# ---- the page -----------------------------------------------------------------------------------------
-
-CSS = """
-:root { color-scheme: light; }
-body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222;
-       margin: 0; background: #fafafa; }
-main { max-width: 980px; margin: 0 auto; padding: 1.5rem 1.5rem 4rem; background: #fff; }
-h1 { font-size: 1.6rem; margin: 0 0 .2rem; }
-h2 { font-size: 1.25rem; margin: 2.2rem 0 .3rem; padding-top: .6rem; border-top: 1px solid #e5e5e5; }
-h3 { font-size: 1.05rem; margin: 1.4rem 0 .3rem; }
-.lead { color: #555; margin: 0 0 .8rem; }
-.run { color: #666; font-family: ui-monospace, monospace; font-size: .85rem; word-break: break-all; }
-nav { background: #f3f5f8; border-radius: 6px; padding: .6rem 1rem; margin: 1rem 0; }
-nav ol { margin: .2rem 0; padding-left: 1.4rem; columns: 2; }
-nav a { text-decoration: none; color: #2458a6; }
-img.plot { display: block; max-width: 100%; height: auto; margin: .6rem 0; }
-.table-wrap { overflow-x: auto; margin: .5rem 0 1rem; }
-.table-wrap.tall { max-height: 28rem; overflow-y: auto; display: inline-block; max-width: 100%; }
-.table-wrap.tall th { position: sticky; top: 0; }
-table.numbers { border-collapse: collapse; font-size: .85rem; }
-table.numbers caption { text-align: left; color: #555; }
-table.numbers th, table.numbers td { padding: .2rem .6rem; border-bottom: 1px solid #eee; text-align: left; }
-table.numbers th { background: #f3f5f8; font-weight: 600; }
-table.numbers .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-table.numbers tbody tr:hover { background: #fbfbf3; }
-.note { color: #555; font-size: .85rem; }
-.not-run { background: #fff7e6; border-left: 3px solid #f0b429; padding: .4rem .7rem; color: #6b5200; }
-details summary { cursor: pointer; color: #2458a6; font-size: .9rem; }
-"""
-
-
 def render_page(data: ReportData) -> str:
-    sections = [fn(data) for fn in SECTIONS]
-    toc = "".join(f'<li><a href="#{s.id}">{_esc(s.title)}</a></li>' for s in sections)
-    body = "".join(
-        f'<section id="{s.id}"><h2>{_esc(s.title)}</h2>'
-        + (f'<p class="lead">{_esc(s.lead)}</p>' if s.lead else "") + s.body + "</section>"
-        for s in sections
-    )
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>curate report: {_esc(data.run.name)}</title><style>{CSS}</style></head><body><main>"
-        f'<h1>curate run report</h1><p class="run">{_esc(data.run)}</p>'
-        f'<nav><strong>Contents</strong><ol>{toc}</ol></nav>{body}</main></body></html>\n'
-    )
+    return render_sections(data.run, [fn(data) for fn in SECTIONS])
 
 
-__all__ = ["SECTIONS", "Section", "fmt_bytes", "fmt_int", "fmt_pct", "img", "render_page", "table"]
+__all__ = ["SECTIONS", "render_page"]
