@@ -14,6 +14,7 @@ from typing import Literal
 from filters.config import FilterConfig
 from filters.decontam import DecontamConfig
 from filters.dedup.config import DedupConfig
+from filters.dedup.lines_config import LineDedupConfig
 from pipelines import stages as registry
 from pipelines import storage
 from pipelines.configlib import ConfigError, apply_overrides, load_dataclass, read_yaml, to_dict
@@ -116,6 +117,7 @@ class JobConfig:
     filter: FilterConfig = field(default_factory=FilterConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     decontaminate: DecontamConfig = field(default_factory=DecontamConfig)
+    dedup_lines: LineDedupConfig = field(default_factory=LineDedupConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     tokenize: TokenizeConfig = field(default_factory=TokenizeConfig)
     train: TrainConfig = field(default_factory=TrainConfig)

@@ -241,9 +241,10 @@ def scan_stage(
     exact_rows: int = DEFAULT_EXACT_ROWS, language_columns: tuple[str, ...] = LANGUAGE_COLUMNS,
 ) -> StageScan | Missing:
     """Counts, bytes, languages, domains, cluster sizes and lengths of one documents stage."""
-    if not layout.is_complete(stage):
+    folder = STAGE_DIRS.get(stage, stage)  # a stage's command may differ from its folder (dedup-lines)
+    if not layout.is_complete(folder):
         return Missing(f"the {stage} stage did not run")
-    parts = layout.parts(stage)
+    parts = layout.parts(folder)
     if not parts:
         return Missing(f"the {stage} stage wrote no part files")
     names = set(pq.read_schema(parts[0]).names)
@@ -301,7 +302,7 @@ def scan_rejected_languages(
     exact_rows: int = DEFAULT_EXACT_ROWS, language_columns: tuple[str, ...] = LANGUAGE_COLUMNS,
 ) -> RejectedLanguages | None:
     """Language counts of RUN/rejected/<stage>/ (None when it has no language column)."""
-    parts = layout.rejected_parts(stage)
+    parts = layout.rejected_parts(STAGE_DIRS.get(stage, stage))
     if not parts:
         return None
     names = set(pq.read_schema(parts[0]).names)

@@ -53,7 +53,7 @@ def test_commands_list_stages_in_job_order_then_the_others():
 def test_tokenize_commits_to_shards_and_layout_reads_document_stages_latest_first():
     assert get_stage("tokenize").folder == "shards"
     assert get_stage("tokenizer_eval").command == "tokenizer-eval"
-    assert registry.document_folders()[:3] == ("ingest", "filter", "dedup")
+    assert registry.document_folders() == ("ingest", "filter", "dedup", "dedup_lines", "decontaminate")
     assert "decontaminate" not in registry.default_stage_names()  # opt-in: needs eval sets
 
 
