@@ -68,7 +68,7 @@ from pipelines.config import JobConfig
 from pipelines.configlib import ConfigError, replace_section
 from pipelines.document import from_row, rejected_schema
 from pipelines.io.parquet import PARQUET_WRITE_OPTIONS
-from pipelines.runlayout import RunLayout
+from pipelines.runlayout import RunLayout, count_rows
 from pipelines.stages import get_stage
 from pipelines.stages.base import BeamStage, StageError, counter, run_beam_stage
 from pipelines.stages.common import WriteRejected
@@ -591,7 +591,7 @@ def run(
         "unit_hash_scheme": UNIT_HASH_SCHEME,
         "against": str(against) if against else None,
     }
-    total_docs = sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
+    total_docs = count_rows(parts)
     stage = BeamStage(NAME, build, inputs, config=stage_config, finish=extra, total_docs=total_docs)
     return run_beam_stage(stage, layout, config, beam_args)
 

@@ -18,7 +18,7 @@ from filters.dedup.normalize import NORMALIZATION_VERSION
 from pipelines.config import JobConfig
 from pipelines.configlib import ConfigError, replace_section
 from pipelines.io.parquet import WriteShards
-from pipelines.runlayout import RunLayout
+from pipelines.runlayout import RunLayout, count_rows
 from pipelines.stages.base import BeamStage, StageError, run_beam_stage
 from pipelines.stages.common import WriteRejected
 from pipelines.stages.dedup.output import (
@@ -139,14 +139,12 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
         "signature_scheme": SIGNATURE_SCHEME,
         "against": str(against) if against else None,
     }
-    total_docs = sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
+    total_docs = count_rows(parts)
     stage = BeamStage(NAME, build, inputs, config=stage_config, finish=extra, total_docs=total_docs)
     return run_beam_stage(stage, layout, config, beam_args)
 
 
 # ---- command line -------------------------------------------------------------------------------------
-
-
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
