@@ -62,7 +62,7 @@ class Stage:
 #: Every stage, in the order a job runs them.
 STAGES: tuple[Stage, ...] = (
     Stage("ingest", "pipelines.stages.ingest", "ingest",
-          "read raw WARC / JSONL / Parquet / text into clean documents",
+          "read raw WARC / JSONL / Parquet / text / EPUB / PDF (local, s3://, gs://, https://) into documents",
           config=("ingest", "inputs"), documents=True),
     Stage("filter", "pipelines.stages.filter", "filter",
           "language, quality, repetition, URL, bad-word and PII filters",
