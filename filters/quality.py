@@ -11,11 +11,13 @@ reports document-level precision / recall of the positive class on the held-out 
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import random
 import re
 import tempfile
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -100,6 +102,26 @@ class TrainReport:
         return asdict(self)
 
 
+def _train_fasttext(train_file: str, out: str, cfg: dict[str, Any], seed: int) -> None:
+    import fasttext
+
+    model = fasttext.train_supervised(
+        input=train_file,
+        epoch=cfg["epoch"],
+        lr=cfg["lr"],
+        wordNgrams=cfg["word_ngrams"],
+        dim=cfg["dim"],
+        minCount=cfg["min_count"],
+        bucket=200_000,
+        thread=1,  # deterministic
+        seed=seed,
+        verbose=0,
+    )
+    if out.endswith(".ftz.tmp"):
+        model.quantize(input=train_file, retrain=False, cutoff=100_000)
+    model.save_model(out)
+
+
 def train_classifier(
     positives: Iterable[tuple[str, str]],
     negatives: Iterable[tuple[str, str]],
@@ -108,8 +130,6 @@ def train_classifier(
     seed: int = 0,
 ) -> TrainReport:
     """Train on (doc id, text) pairs and save the model to `out` (quantized when it ends in .ftz)."""
-    import fasttext
-
     rng = random.Random(seed)
     train: dict[str, list[str]] = {POSITIVE: [], NEGATIVE: []}
     held: dict[str, list[str]] = {POSITIVE: [], NEGATIVE: []}
@@ -143,23 +163,13 @@ def train_classifier(
     with tempfile.TemporaryDirectory() as tmp:
         train_file = Path(tmp) / "train.txt"
         train_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        model = fasttext.train_supervised(
-            input=str(train_file),
-            epoch=cfg.epoch,
-            lr=cfg.lr,
-            wordNgrams=cfg.word_ngrams,
-            dim=cfg.dim,
-            minCount=cfg.min_count,
-            bucket=200_000,
-            thread=1,  # deterministic
-            seed=seed,
-            verbose=0,
-        )
-        if out.suffix == ".ftz":
-            model.quantize(input=str(train_file), retrain=False, cutoff=100_000)
-    tmp_out = out.with_name(f".{out.name}.tmp")
-    model.save_model(str(tmp_out))
+        tmp_out = out.with_name(f".{out.name}.tmp")
+        # fastText trains in a fresh process: in a long-lived one (a test session, a worker that loaded
+        # other native libraries) the same input and seed now and then diverged to "Encountered NaN".
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            pool.submit(_train_fasttext, str(train_file), str(tmp_out), asdict(cfg), seed).result()
     tmp_out.replace(out)
+    model = load_fasttext(out)
 
     # Document-level evaluation on the held-out documents, as the filter scores documents.
     qm = QualityModel(QualityConfig(model=str(out), max_words=cfg.max_words))

@@ -34,7 +34,7 @@ def trained(tmp_path_factory):
     pos = [(f"p{i}", prose(rng)) for i in range(80)]
     neg = [(f"n{i}", spam(rng)) for i in range(80)]
     out = tmp_path_factory.mktemp("q") / "quality.bin"
-    cfg = QualityConfig(epoch=10, dim=16, min_count=1, holdout_fraction=0.25, chunk_words=64, lr=0.2)
+    cfg = QualityConfig(epoch=10, dim=16, min_count=1, holdout_fraction=0.25, chunk_words=64)
     report = train_classifier(pos, neg, out, cfg, seed=0)
     return out, report, cfg
 
