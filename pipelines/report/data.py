@@ -31,6 +31,8 @@ import pyarrow.parquet as pq
 
 from pipelines.runlayout import RunLayout
 from pipelines.stages import STAGES
+from pipelines.stages.eval import NAME as EVAL_NAME
+from pipelines.stages.eval import RESULTS as EVAL_RESULTS_FILE
 from tokenizer.card import CARD_FILE
 from trainer.shards_format import MANIFEST as MANIFEST_FILE
 
@@ -55,6 +57,7 @@ TOKENIZER_CARD = CARD_FILE  # RUN/tokenizer/tokenizer_card.json
 TOKENIZER_EVAL = "eval.json"  # RUN/tokenizer_eval/eval.json
 TRAIN_METRICS = "metrics.jsonl"  # RUN/train/metrics.jsonl
 TRAIN_CONFIG = "config.json"  # RUN/train/config.json
+EVAL_FOLDER, EVAL_RESULTS = EVAL_NAME, EVAL_RESULTS_FILE  # RUN/eval/results.json (`curate eval`)
 
 DEFAULT_SAMPLE_ROWS = 200_000
 DEFAULT_EXACT_ROWS = 2_000_000
@@ -145,6 +148,7 @@ class ReportData:
     sample_rows: int
     rejected_languages: dict[str, RejectedLanguages] = field(default_factory=dict)
     train_info: dict[str, Any] = field(default_factory=dict)  # RUN/train/config.json
+    eval_results: dict[str, Any] | None = None  # RUN/eval/results.json (`curate eval`)
     errors: dict[str, str] = field(default_factory=dict)  # section -> error while reading it
 
     # ---- derived views (each a Missing when its inputs are absent) -----------------------------------
@@ -379,6 +383,15 @@ def read_train_info(layout: RunLayout) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def read_eval_results(layout: RunLayout) -> dict[str, Any] | None:
+    """RUN/eval/results.json (`curate eval`), None when absent or unreadable."""
+    try:
+        data = json.loads((layout.root / EVAL_FOLDER / EVAL_RESULTS).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("sets"), dict) else None
+
+
 def read_train_metrics(layout: RunLayout) -> list[dict[str, Any]] | Missing:
     path = layout.stage_dir(STAGE_DIRS["train"]) / TRAIN_METRICS
     if not path.is_file():
@@ -472,7 +485,7 @@ def gather(
         tokenizer_eval=guarded("tokenizer eval", lambda: read_tokenizer_eval(layout)),
         train_metrics=guarded("training metrics", lambda: read_train_metrics(layout)),
         sample_rows=sample_rows, rejected_languages=rejected_languages, train_info=read_train_info(layout),
-        errors=errors,
+        eval_results=read_eval_results(layout), errors=errors,
     )
 
 

@@ -4,24 +4,15 @@ from `curate eval`, and the `eval_bpb` logged during training)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pipelines.report.formatting import fmt_int
 from pipelines.report.html import Section, note, table
-from pipelines.stages import get_stage
-
-
-def _read(path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
 
 
 def section_evaluation(data: Any) -> Section:
     body = ""
-    decontam = _read(data.run / get_stage("decontaminate").folder / "_SUCCESS")
+    decontam = data.stages.get("decontaminate")
     if decontam is not None:
         by_set = decontam.get("by_eval_set") or {}
         index = decontam.get("index") or {}
@@ -35,7 +26,7 @@ def section_evaluation(data: Any) -> Section:
         body += table(["eval set", "items", "too short to match", "n-grams", "documents touched",
                        "documents dropped", "spans removed"], rows,
                       caption=f"Decontamination ({mode} mode); every span and document in rejected/decontaminate/")
-    results = _read(data.run / "eval" / "results.json")
+    results = data.eval_results
     if results is not None:
         rows = [(name, f"{r['bits_per_byte']:.4f}", f"{r['nats_per_token']:.4f}", fmt_int(r["items"]),
                  fmt_int(r["bytes"]), fmt_int(r["tokens"])) for name, r in sorted(results["sets"].items())]
