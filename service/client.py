@@ -68,6 +68,18 @@ def client_from(args: argparse.Namespace) -> Client:
     return Client(args.server, args.token)
 
 
+def job_action(action: str, args: argparse.Namespace) -> int:
+    """`curate cancel ID` / `curate retry ID`: POST /api/v1/jobs/ID/<action>, then print the job's state."""
+
+    def post(client, args: argparse.Namespace) -> int:
+        job = client.post(f"/api/v1/jobs/{args.id}/{action}")
+        requested = job.get("cancel_requested") and job["state"] == "running"
+        print(f"job {job['id']}: {job['state']}" + (" (cancel requested)" if requested else ""))
+        return 0
+
+    return run_client(post, args)
+
+
 def run_client(fn, args: argparse.Namespace) -> int:
     """Run a client command; API errors become one clear line and exit status 1."""
     try:

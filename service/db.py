@@ -24,85 +24,59 @@ STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINAL_STATES = ("succeeded", "failed", "cancelled")
 KINDS = ("curate", "train")
 
+#: The column types that differ between the two databases; the DDL below names them in braces.
+_TYPES = {
+    "sqlite": {"id_pk": "INTEGER PRIMARY KEY AUTOINCREMENT", "bigint": "INTEGER", "real": "REAL"},
+    "postgres": {"id_pk": "BIGSERIAL PRIMARY KEY", "bigint": "BIGINT", "real": "DOUBLE PRECISION"},
+}
+
+_JOBS_TABLE = """
+        CREATE TABLE jobs (
+            id {id_pk},
+            kind TEXT NOT NULL DEFAULT 'curate',
+            name TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL DEFAULT 'queued',
+            priority INTEGER NOT NULL DEFAULT 0,
+            spec TEXT NOT NULL,
+            base_dir TEXT NOT NULL,
+            source_job {bigint},
+            params TEXT NOT NULL DEFAULT '{{}}',
+            created_at {real} NOT NULL,
+            started_at {real},
+            finished_at {real},
+            worker TEXT,
+            lease_until {real},
+            pid INTEGER,
+            pid_start TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            cancel_requested INTEGER NOT NULL DEFAULT 0,
+            exit_code INTEGER,
+            error TEXT,
+            progress TEXT NOT NULL DEFAULT '{{}}'
+        );
+        CREATE INDEX jobs_queue ON jobs (state, priority, id);
+        CREATE TABLE tokens (
+            name TEXT PRIMARY KEY,
+            hash TEXT NOT NULL UNIQUE,
+            created_at {real} NOT NULL
+        );
+        """
+
+# A client's idempotency key: a submission retried after a lost response does not queue a second job.
+_CLIENT_KEY = """
+        ALTER TABLE jobs ADD COLUMN client_key TEXT;
+        CREATE UNIQUE INDEX jobs_client_key ON jobs (client_key);
+        """
+
+
+def _ddl(template: str) -> tuple[str, str]:
+    return template.format(**_TYPES["sqlite"]), template.format(**_TYPES["postgres"])
+
+
 #: version -> (sqlite DDL, postgres DDL). Append only: a database records the versions it has applied.
 MIGRATIONS: list[tuple[int, str, str]] = [
-    (
-        1,
-        """
-        CREATE TABLE jobs (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            kind TEXT NOT NULL DEFAULT 'curate',
-            name TEXT NOT NULL DEFAULT '',
-            state TEXT NOT NULL DEFAULT 'queued',
-            priority INTEGER NOT NULL DEFAULT 0,
-            spec TEXT NOT NULL,
-            base_dir TEXT NOT NULL,
-            source_job INTEGER,
-            params TEXT NOT NULL DEFAULT '{}',
-            created_at REAL NOT NULL,
-            started_at REAL,
-            finished_at REAL,
-            worker TEXT,
-            lease_until REAL,
-            pid INTEGER,
-            pid_start TEXT,
-            attempts INTEGER NOT NULL DEFAULT 0,
-            cancel_requested INTEGER NOT NULL DEFAULT 0,
-            exit_code INTEGER,
-            error TEXT,
-            progress TEXT NOT NULL DEFAULT '{}'
-        );
-        CREATE INDEX jobs_queue ON jobs (state, priority, id);
-        CREATE TABLE tokens (
-            name TEXT PRIMARY KEY,
-            hash TEXT NOT NULL UNIQUE,
-            created_at REAL NOT NULL
-        );
-        """,
-        """
-        CREATE TABLE jobs (
-            id BIGSERIAL PRIMARY KEY,
-            kind TEXT NOT NULL DEFAULT 'curate',
-            name TEXT NOT NULL DEFAULT '',
-            state TEXT NOT NULL DEFAULT 'queued',
-            priority INTEGER NOT NULL DEFAULT 0,
-            spec TEXT NOT NULL,
-            base_dir TEXT NOT NULL,
-            source_job BIGINT,
-            params TEXT NOT NULL DEFAULT '{}',
-            created_at DOUBLE PRECISION NOT NULL,
-            started_at DOUBLE PRECISION,
-            finished_at DOUBLE PRECISION,
-            worker TEXT,
-            lease_until DOUBLE PRECISION,
-            pid INTEGER,
-            pid_start TEXT,
-            attempts INTEGER NOT NULL DEFAULT 0,
-            cancel_requested INTEGER NOT NULL DEFAULT 0,
-            exit_code INTEGER,
-            error TEXT,
-            progress TEXT NOT NULL DEFAULT '{}'
-        );
-        CREATE INDEX jobs_queue ON jobs (state, priority, id);
-        CREATE TABLE tokens (
-            name TEXT PRIMARY KEY,
-            hash TEXT NOT NULL UNIQUE,
-            created_at DOUBLE PRECISION NOT NULL
-        );
-        """,
-    ),
-    (
-        2,
-        # A client's idempotency key: a submission retried after a lost response does not queue a second job.
-        """
-        ALTER TABLE jobs ADD COLUMN client_key TEXT;
-        CREATE UNIQUE INDEX jobs_client_key ON jobs (client_key);
-        """,
-        """
-        ALTER TABLE jobs ADD COLUMN client_key TEXT;
-        CREATE UNIQUE INDEX jobs_client_key ON jobs (client_key);
-        """,
-    ),
+    (1, *_ddl(_JOBS_TABLE)),
+    (2, *_ddl(_CLIENT_KEY)),
 ]
 
 COLUMNS = ("id", "kind", "name", "state", "priority", "spec", "base_dir", "source_job", "params", "created_at",

@@ -61,8 +61,8 @@ class BeamStage:
     build        wires its transforms: `build(pipeline, out_dir, rejected_dir)`; wiring only
     inputs       what it read, with the fingerprints of those inputs (kept in `_SUCCESS`)
     config       its resolved config (kept in `_SUCCESS`, part of its fingerprint)
-    finish       work after the pipeline, on the written output folder (train a tokenizer, write a
-                 manifest...); returns extra `_SUCCESS` fields
+    finish       work after the pipeline, on the written output and rejected folders (train a tokenizer,
+                 write a manifest, count what was rejected...); returns extra `_SUCCESS` fields
     allow_empty  a stage that may legitimately write nothing
     total_docs / total_bytes   the input size, when known: the progress bar's ETA
     """
@@ -71,7 +71,7 @@ class BeamStage:
     build: Callable[[beam.Pipeline, Path, Path], None]
     inputs: list[str]
     config: Any
-    finish: Callable[[Path], dict[str, Any]] | None = None
+    finish: Callable[[Path, Path], dict[str, Any]] | None = None
     allow_empty: bool = False
     total_docs: int | None = None
     total_bytes: int | None = None
@@ -86,7 +86,7 @@ def run_beam_stage(stage: BeamStage, layout: RunLayout, config: JobConfig,
         result = _run_pipeline(stage, layout, config, beam_args, commit.out, commit.rejected)
         stats = _stats(stage, config, result, commit.out, commit.rejected, time.monotonic() - start)
         if stage.finish:
-            stats.update(stage.finish(commit.out))
+            stats.update(stage.finish(commit.out, commit.rejected))
         commit.commit(stats)
         log.info("%s: %d out, %d rejected in %.1fs", stage.folder, stats["counts"]["out"],
                  stats["counts"]["rejected"], stats["elapsed_s"])

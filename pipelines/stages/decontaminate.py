@@ -165,22 +165,20 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
     digest = index.digest()
     schema = _output_schema(paths)
     n = cfg.num_shards or len(paths)
-    rejected_holder: dict[str, Path] = {}
 
     def build(p: beam.Pipeline, out: Path, rejected_dir: Path) -> None:
         index_path = out / INDEX_FILE
         index_path.write_bytes(index.to_bytes())
-        rejected_holder["dir"] = rejected_dir
         docs, rejected = p | "Decontaminate" >> Decontaminate(paths, str(index_path), cfg)
         _ = docs | "WriteDocs" >> WriteDocuments(out, n, schema)
         _ = rejected | "WriteRejected" >> WriteRejected(NAME, rejected_dir, 1, REJECTED_OUTPUT_SCHEMA)
 
-    def extra(_out: Path) -> dict[str, Any]:
+    def extra(_out: Path, rejected_dir: Path) -> dict[str, Any]:
         return {
             "source_stage": source,
             "index": {"ngrams": len(index), "bytes": index.nbytes, "sha256": digest, "lengths": list(index.lengths),
                       "sets": {k: vars(v) for k, v in index.stats.items()}},
-            "by_eval_set": per_set_counts(rejected_holder["dir"]),
+            "by_eval_set": per_set_counts(rejected_dir),
         }
 
     inputs = [f"{source}:{layout.read_success(source)['fingerprint']}", f"ngram_index:{digest}"]

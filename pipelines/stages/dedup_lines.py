@@ -567,7 +567,7 @@ def run(
         rejected = p | "DedupLines" >> DedupLines(full, current, prior, str(out / COUNTS), str(units_path))
         _ = rejected | "WriteRejected" >> WriteRejected(NAME, rejected_dir, n, REJECTED_SCHEMA)
 
-    def extra(out: Path) -> dict[str, Any]:
+    def extra(out: Path, _rejected: Path) -> dict[str, Any]:
         units = pq.read_table(out.parent / "rejected" / UNITS / "part-00000.parquet",
                               columns=["scope", "doc_count", "example"])
         kept = pq.read_table(sorted(out.glob("part-*.parquet")), columns=["repeated_chars_removed"]) \

@@ -109,7 +109,7 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
         config={"filter": cfg},
         allow_empty=True,
         total_docs=count_rows(paths),
-        finish=lambda _out: {"source_stage": source, "rules": chain.active_rules()},
+        finish=lambda _out, _rejected: {"source_stage": source, "rules": chain.active_rules()},
     )
     return run_beam_stage(stage, layout, config, beam_args)
 

@@ -378,7 +378,7 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
     stage = BeamStage(
         NAME, build, inputs,
         config={"tokenize": cfg, "seed": seed},
-        finish=lambda out: finish(out, cfg, seed, card, source, schema),
+        finish=lambda out, _rejected: finish(out, cfg, seed, card, source, schema),
     )
     return run_beam_stage(stage, layout, config, beam_args)
 

@@ -345,7 +345,7 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
         NAME, build, inputs,
         config={"tokenizer": cfg, "seed": seed},
         allow_empty=True,
-        finish=lambda out: finish(out, cfg, seed, source),
+        finish=lambda out, _rejected: finish(out, cfg, seed, source),
     )
     return run_beam_stage(stage, layout, config, beam_args)
 

@@ -144,7 +144,7 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
     stage = BeamStage(
         NAME, build, inputs,
         config={"heldout": heldout, "language_field": field},
-        finish=lambda out: finish(out, card, source),
+        finish=lambda out, _rejected: finish(out, card, source),
     )
     return run_beam_stage(stage, layout, config, beam_args)
 

@@ -7,7 +7,6 @@ import time
 
 from service.client import add_client_arguments, run_client
 
-HELP = "list the service's jobs"
 NEEDS_RUN = False
 
 

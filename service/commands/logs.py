@@ -8,7 +8,6 @@ import time
 
 from service.client import FINAL, add_client_arguments, run_client
 
-HELP = "print a job's log (--follow until it ends)"
 NEEDS_RUN = False
 
 

@@ -8,7 +8,6 @@ import sys
 
 from service.settings import DEFAULT_HOST, DEFAULT_PORT, Settings
 
-HELP = "run the job service: HTTP API, web page and job executor"
 NEEDS_RUN = False
 
 

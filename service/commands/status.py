@@ -6,7 +6,6 @@ import argparse
 
 from service.client import add_client_arguments, run_client
 
-HELP = "show a job's state and stage progress"
 NEEDS_RUN = False
 
 

@@ -8,7 +8,6 @@ import sys
 
 from service.client import add_client_arguments, run_client, wait_for
 
-HELP = "submit a job file (or a train job on a finished job) to the service"
 NEEDS_RUN = False
 
 

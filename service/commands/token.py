@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-HELP = "create an API token: curate token create NAME"
 NEEDS_RUN = False
 
 

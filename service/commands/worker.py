@@ -7,7 +7,6 @@ import argparse
 import signal
 import sys
 
-HELP = "run jobs from a shared queue (PostgreSQL) without serving HTTP"
 NEEDS_RUN = False
 
 

@@ -126,7 +126,7 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
             | "WriteEdges" >> WriteShards(out / EDGES, EDGE_SCHEMA, 1, key="edge", order=("edge", "kind"))
         )
 
-    def extra(out: Path) -> dict[str, Any]:
+    def extra(out: Path, _rejected: Path) -> dict[str, Any]:
         return {"lsh": {"bands": bands, "rows": rows, "num_perm": cfg.num_perm, "threshold": cfg.threshold},
                 "against": str(against) if against else None, **cluster_stats(out)}
 
