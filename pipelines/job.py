@@ -18,10 +18,11 @@ from typing import Any
 import yaml
 
 from pipelines import stages as registry
+from pipelines import storage
 from pipelines.config import JobConfig, check_inputs
 from pipelines.configlib import ConfigError, fingerprint, to_dict
 from pipelines.io.inputs import list_input_files
-from pipelines.runlayout import SUCCESS, RunLayout, write_json_atomic
+from pipelines.runlayout import RunLayout, write_json
 from pipelines.stages import Stage, get_stage
 
 log = logging.getLogger(__name__)
@@ -76,13 +77,19 @@ def run_job(config: JobConfig, run: str, from_stage: str | None = None,
     modules = {stage.name: stage.load() for stage in stages}
     fps = stage_fingerprints(config)
     layout = RunLayout(run, job_fingerprints={stage.folder: fps[stage.name] for stage in stages})
-    if layout.root.exists() and not layout.root.is_dir():
-        raise ConfigError(f"--run: {layout.root} is a file, not a run folder")
-    layout.root.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(layout.root / ".tmp", ignore_errors=True)  # what a crashed attempt left behind
+    if layout.remote:
+        # A missing bucket, or a credential that may not list or write the run folder, fails here,
+        # naming the URL, before anything is written (the config is the first write).
+        storage.check_reachable(layout.url)
+    else:
+        if layout.root.exists() and not layout.root.is_dir():
+            raise ConfigError(f"--run: {layout.root} is a file, not a run folder")
+        layout.root.mkdir(parents=True, exist_ok=True)
+        # what a crashed attempt left behind (on an object store, a stage's next commit cleans it)
+        shutil.rmtree(layout.root / ".tmp", ignore_errors=True)
+    write_json(layout.join("config.json"), to_dict(config))
+    storage.write_bytes(layout.join("config.yaml"), yaml.safe_dump(to_dict(config), sort_keys=False).encode())
     _forget_unconfigured_stages(layout, config)
-    write_json_atomic(layout.root / "config.json", to_dict(config))
-    (layout.root / "config.yaml").write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
     summary: dict[str, Any] = {}
     for stage, _fp, needed in plan(layout, config, from_stage):
         if not needed:
@@ -111,7 +118,7 @@ def _forget_unconfigured_stages(layout: RunLayout, config: JobConfig) -> None:
         folder = stage.folder
         if stage.name not in config.stages and layout.is_complete(folder):
             log.warning("stage %s is not in this job's stages: marking its old output incomplete", stage.name)
-            (layout.stage_dir(folder) / SUCCESS).unlink()
+            layout.invalidate(folder)
 
 
 # ---- command line -------------------------------------------------------------------------------------

@@ -34,6 +34,8 @@ from typing import IO, Any
 # Schemes handled by fsspec; anything else (or no scheme) is a local path.
 REMOTE_SCHEMES = ("s3", "s3a", "gs", "gcs", "http", "https", "memory")
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
+MIN_PART_SIZE = 5 * 1024 * 1024  # S3's smallest multipart part (all but the last)
+MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -45,12 +47,18 @@ class StorageConfig:
     backoff_max_s: float = 20.0
     timeout_s: float = 60.0  # connect and read timeout of one request
     block_size: int = 8 * 1024 * 1024  # bytes per ranged GET while streaming
+    # Bytes per part of a multipart upload (S3 allows 5 MiB to 5 GiB per part and 10,000 parts per
+    # object: 16 MiB parts carry objects up to 156 GiB). A smaller file goes up in one PUT.
+    part_size: int = 16 * 1024 * 1024
 
     def validate(self) -> None:
         if self.max_retries < 0:
             raise ValueError("max_retries: must be >= 0")
         if self.block_size < 64 * 1024:
             raise ValueError("block_size: must be at least 65536")
+        if not MIN_PART_SIZE <= self.part_size <= MAX_PART_SIZE:
+            raise ValueError(f"part_size: must be between {MIN_PART_SIZE} (5 MiB, the S3 minimum) and "
+                             f"{MAX_PART_SIZE} (5 GiB)")
         if self.endpoint_url and "@" in self.endpoint_url:
             raise ValueError("endpoint_url: must not hold credentials (use the standard AWS variables)")
 
@@ -392,15 +400,131 @@ def open_read(path: str) -> IO[bytes]:
 
 
 def open_write(path: str) -> IO[bytes]:
-    """A binary stream that creates (or replaces) a file; remote files appear only on close."""
+    """A binary stream that creates (or replaces) a file. A remote file is uploaded in parts of
+    `part_size` bytes and appears whole on a clean close, never in part: leaving the `with` block on an
+    exception aborts the multipart upload (see `discard`)."""
     if not is_remote(path):
         return open(path, "wb")  # noqa: SIM115 (the caller closes it)
-    return with_retries(path, lambda: filesystem(path).open(_strip(path), "wb", block_size=_config.block_size))
+    check_url(path)
+    fs = filesystem(path)
+    part = _config.part_size
+    return _RemoteWriter(path, with_retries(path, lambda: fs.open(_strip(path), "wb", block_size=part)))
+
+
+class _RemoteWriter(io.RawIOBase):
+    """An fsspec write stream whose errors name the URL and whose failure leaves no object behind."""
+
+    def __init__(self, url: str, f: Any):
+        super().__init__()
+        self.url, self._f = url, f
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        try:
+            return self._f.write(data)
+        except Exception as e:  # noqa: BLE001 (the part upload failed: name the URL)
+            raise _as_storage_error(self.url, e) from e
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+    def flush(self) -> None:  # parts go up when they are full; close() sends the rest
+        pass
+
+    def discard(self) -> None:
+        """Abort: the upload's parts are dropped and no object appears."""
+        if not self.closed:
+            with contextlib.suppress(Exception):
+                self._f.discard()
+            self._f.closed = True
+            super().close()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            self._f.close()
+        except Exception as e:  # noqa: BLE001
+            with contextlib.suppress(Exception):
+                self._f.discard()
+            raise _as_storage_error(self.url, e) from e
+        finally:
+            super().close()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.discard()
+        else:
+            self.close()
+
+
+def discard(f: IO[bytes]) -> None:
+    """Give up a stream from `open_write`: a remote upload is aborted (nothing appears), a local file is
+    closed (the caller removes it)."""
+    if isinstance(f, _RemoteWriter):
+        f.discard()
+    else:
+        f.close()
 
 
 def read_bytes(path: str) -> bytes:
     with open_read(path) as f:
         return f.read()
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    """A whole small file (JSON, a model), replacing any old one; a remote object appears at once."""
+    if not is_remote(path):
+        with open(path, "wb") as f:
+            f.write(data)
+        return
+    check_url(path)
+    fs = filesystem(path)
+    with_retries(path, lambda: fs.pipe_file(_strip(path), data))
+
+
+def remove(path: str) -> None:
+    """Delete a file if it exists."""
+    if not is_remote(path):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        return
+    fs = filesystem(path)
+
+    def rm():
+        with contextlib.suppress(FileNotFoundError):
+            fs.rm_file(_strip(path))
+
+    with_retries(path, rm)
+
+
+def remove_tree(path: str) -> None:
+    """Delete a folder (a local tree, or every object under a URL prefix) if it exists."""
+    if not is_remote(path):
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    for e in walk_files(path, hidden=True):
+        remove(e.path)
+
+
+def makedirs(path: str) -> None:
+    """A local folder and its parents; object stores have no folders (a no-op there)."""
+    if not is_remote(path):
+        os.makedirs(path, exist_ok=True)
+
+
+def sha256(path: str) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open_read(path) as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 # ---- listing --------------------------------------------------------------------------------------
@@ -505,18 +629,19 @@ def _check_bucket(url: str) -> None:
         raise
 
 
-def walk_files(folder: str) -> list[Entry]:
-    """Every file under a folder, recursively, sorted, hidden names (.*) skipped."""
+def walk_files(folder: str, hidden: bool = False) -> list[Entry]:
+    """Every file under a folder, recursively, sorted, hidden names (.*) skipped unless `hidden`."""
     if not is_remote(folder):
         return [
             Entry(p, os.path.getsize(p))
-            for p in sorted(os.path.join(d, f) for d, _, fs in os.walk(folder) for f in fs if not f.startswith("."))
+            for p in sorted(os.path.join(d, f) for d, _, fs in os.walk(folder) for f in fs
+                            if hidden or not f.startswith("."))
         ]
     fs = filesystem(folder)
-    found = with_retries(folder, lambda: fs.find(_strip(folder), detail=True))
+    found = with_retries(folder, lambda: fs.find(_strip(folder).rstrip("/") + "/", detail=True))
     out = []
     for p, info in sorted(found.items()):
-        if p.rsplit("/", 1)[-1].startswith("."):
+        if not hidden and p.rsplit("/", 1)[-1].startswith("."):
             continue
         out.append(Entry(_unstrip(folder, p), int(info.get("size") or 0)))
     return out

@@ -7,6 +7,7 @@ with pyarrow (zstd, page checksums). Same rows in, byte-identical files out, on 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import pyarrow.parquet as pq
 import xxhash
 
 from filters.document import Document
+from pipelines import storage
 from pipelines.document import from_row
 
 PARQUET_WRITE_OPTIONS: dict[str, Any] = {
@@ -40,10 +42,12 @@ def part_name(shard: int, prefix: str = "part") -> str:
 
 
 class AtomicParquetWriter:
-    """One Parquet file written table by table under a hidden temporary name (`.NAME.tmp`) and renamed
-    into place on success, so a reader never sees a half-written file; on an exception the temporary
-    file is removed. Every curate Parquet file goes through here (zstd, page checksums, row groups of
-    `row_group_size` rows); `options` add pyarrow writer options (e.g. `use_dictionary`).
+    """One Parquet file written table by table, appearing whole or not at all. Locally it is written
+    under a hidden temporary name (`.NAME.tmp`) and renamed into place on success; on an object store
+    (a URL) it streams straight to the object as a multipart upload (storage's `part_size`) that is
+    completed on success and aborted on an exception, so no partial object appears. Every curate
+    Parquet file goes through here (zstd, page checksums, row groups of `row_group_size` rows);
+    `options` add pyarrow writer options (e.g. `use_dictionary`).
 
     Tables are buffered until at least `row_group_size` rows are pending, then written as row groups of
     that size (the rest in a smaller one): batches that divide the row group size give full row groups,
@@ -54,13 +58,24 @@ class AtomicParquetWriter:
         opts = {**PARQUET_WRITE_OPTIONS, **options}
         self.row_group_size: int = opts.pop("row_group_size")
         self.options = opts
-        self.path, self.schema = Path(path), schema
-        self.tmp = self.path.with_name(f".{self.path.name}.tmp")
+        self.schema = schema
+        self.url = str(path)
+        self.remote = storage.is_remote(self.url)
+        self.path = Path(path) if not self.remote else None
+        self.tmp = self.path.with_name(f".{self.path.name}.tmp") if self.path else None
         self.pending: list[pa.Table] = []
         self.rows = 0
 
     def __enter__(self) -> AtomicParquetWriter:
-        self.writer = pq.ParquetWriter(self.tmp, self.schema, **self.options)
+        if self.remote:
+            self.stream = storage.open_write(self.url)
+            try:
+                self.writer = pq.ParquetWriter(self.stream, self.schema, **self.options)
+            except BaseException:
+                storage.discard(self.stream)
+                raise
+        else:
+            self.writer = pq.ParquetWriter(self.tmp, self.schema, **self.options)
         return self
 
     def write(self, table: pa.Table) -> None:
@@ -84,14 +99,29 @@ class AtomicParquetWriter:
             ok = False  # the last row group failed: the file is not complete
             raise
         finally:
-            self.writer.close()
-            if ok:
-                self.tmp.replace(self.path)
+            if self.remote:
+                self._finish_remote(ok)
             else:
-                self.tmp.unlink(missing_ok=True)
+                self.writer.close()
+                if ok:
+                    self.tmp.replace(self.path)
+                else:
+                    self.tmp.unlink(missing_ok=True)
+
+    def _finish_remote(self, ok: bool) -> None:
+        try:
+            self.writer.close()  # the footer
+        except BaseException:
+            storage.discard(self.stream)
+            raise
+        if ok:
+            self.stream.close()  # completes the upload: the object appears whole
+        else:
+            storage.discard(self.stream)
 
 
-def write_table(rows: pa.Table | list[dict[str, Any]], schema: pa.Schema, path: Path, **options: Any) -> None:
+def write_table(rows: pa.Table | list[dict[str, Any]], schema: pa.Schema, path: str | Path,
+                **options: Any) -> None:
     """Rows (dicts matching `schema`, or a table of that schema) -> one Parquet file, atomically."""
     table = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows, schema=schema)
     with AtomicParquetWriter(path, schema, **options) as w:
@@ -104,14 +134,18 @@ class _WriteShard(beam.DoFn):
         self.schema = schema
         self.prefix = prefix
         self.order = order
+        self.storage_cfg = storage.current_config()  # the driver's: endpoint, part size, retries
+
+    def setup(self) -> None:
+        storage.configure(self.storage_cfg)
 
     def process(self, element: tuple[int, Any]) -> Iterator[tuple[str, int]]:
         shard, rows = element
         order = self.order
         rows = sorted(rows, key=lambda r: tuple(r[c] for c in order))
-        path = Path(self.out_dir) / part_name(shard, self.prefix)
-        write_table(rows, self.schema, path)
-        yield path.name, len(rows)
+        name = part_name(shard, self.prefix)
+        write_table(rows, self.schema, storage.join(self.out_dir, name))
+        yield name, len(rows)
 
 
 class WriteShards(beam.PTransform):
@@ -146,19 +180,38 @@ class WriteShards(beam.PTransform):
         )
 
 
+@contextlib.contextmanager
+def open_parquet(path: str | Path) -> Iterator[pq.ParquetFile]:
+    """A Parquet file of a run or an input, local or on an object store (read through storage, in
+    ranged reads: the footer first, then the row groups asked for)."""
+    path = str(path)
+    if not storage.is_remote(path):
+        with pq.ParquetFile(path) as pf:
+            yield pf
+        return
+    with storage.open_read(path) as f, pq.ParquetFile(f) as pf:
+        yield pf
+
+
 def read_documents(path: str | Path, batch_size: int = 1024) -> Iterator[Document]:
     """Stream the documents of one Parquet file."""
-    pf = pq.ParquetFile(path)
-    for batch in pf.iter_batches(batch_size=batch_size):
-        for row in batch.to_pylist():
-            yield from_row(row)
+    with open_parquet(path) as pf:
+        for batch in pf.iter_batches(batch_size=batch_size):
+            for row in batch.to_pylist():
+                yield from_row(row)
 
 
 def read_document_batches(path: str | Path, batch_size: int = 256) -> Iterator[list[Document]]:
     """Stream one Parquet file as lists of documents (for DoFns that work on batches)."""
-    pf = pq.ParquetFile(path)
-    for batch in pf.iter_batches(batch_size=batch_size):
-        yield [from_row(row) for row in batch.to_pylist()]
+    with open_parquet(path) as pf:
+        for batch in pf.iter_batches(batch_size=batch_size):
+            yield [from_row(row) for row in batch.to_pylist()]
+
+
+def read_table(path: str | Path, columns: list[str] | None = None) -> pa.Table:
+    """One whole Parquet file (or the columns asked for) as a table, local or remote."""
+    with open_parquet(path) as pf:
+        return pf.read(columns=columns)
 
 
 class ReadDocuments(beam.PTransform):
@@ -174,7 +227,21 @@ class ReadDocuments(beam.PTransform):
 
     def expand(self, pbegin):
         files = pbegin | "ListFiles" >> beam.Create(self.paths) | "SpreadFiles" >> beam.Reshuffle()
+        read = _ReadFile(self.batched, self.batch_size, storage.current_config())
+        return files | ("ReadBatches" if self.batched else "ReadRows") >> beam.ParDo(read)
+
+
+class _ReadFile(beam.DoFn):
+    """One Parquet file (a path or a URL) -> its documents, or lists of them."""
+
+    def __init__(self, batched: bool, batch_size: int, storage_cfg: storage.StorageConfig):
+        self.batched, self.batch_size, self.storage_cfg = batched, batch_size, storage_cfg
+
+    def setup(self) -> None:
+        storage.configure(self.storage_cfg)
+
+    def process(self, path: str):
         if self.batched:
-            bs = self.batch_size
-            return files | "ReadBatches" >> beam.FlatMap(lambda p: read_document_batches(p, bs))
-        return files | "ReadRows" >> beam.FlatMap(read_documents)
+            yield from read_document_batches(path, self.batch_size)
+        else:
+            yield from read_documents(path)

@@ -11,12 +11,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
 
+from pipelines import storage
 from pipelines.config import JobConfig
 from pipelines.configlib import fingerprint, to_dict
 from pipelines.progress import ProgressMonitor
@@ -58,7 +58,9 @@ class BeamStage:
     """What one stage hands to `run_beam_stage`.
 
     folder       where it commits under RUN (the registry's `Stage.folder`)
-    build        wires its transforms: `build(pipeline, out_dir, rejected_dir)`; wiring only
+    build        wires its transforms: `build(pipeline, out_dir, rejected_dir)`; wiring only. The folders
+                 are `str`s: local paths, or URLs for a run on an object store (join names with
+                 `storage.join`; workers write there directly through `AtomicParquetWriter`)
     inputs       what it read, with the fingerprints of those inputs (kept in `_SUCCESS`)
     config       its resolved config (kept in `_SUCCESS`, part of its fingerprint)
     finish       work after the pipeline, on the written output and rejected folders (train a tokenizer,
@@ -68,10 +70,10 @@ class BeamStage:
     """
 
     folder: str
-    build: Callable[[beam.Pipeline, Path, Path], None]
+    build: Callable[[beam.Pipeline, str, str], None]
     inputs: list[str]
     config: Any
-    finish: Callable[[Path, Path], dict[str, Any]] | None = None
+    finish: Callable[[str, str], dict[str, Any]] | None = None
     allow_empty: bool = False
     total_docs: int | None = None
     total_bytes: int | None = None
@@ -97,9 +99,9 @@ def run_beam_stage(stage: BeamStage, layout: RunLayout, config: JobConfig,
 
 
 def _run_pipeline(stage: BeamStage, layout: RunLayout, config: JobConfig, beam_args: list[str] | None,
-                  out: Path, rejected: Path) -> Any:
+                  out: str, rejected: str) -> Any:
     with (
-        ProgressMonitor(layout.root, stage.folder, total_docs=stage.total_docs, total_bytes=stage.total_bytes),
+        ProgressMonitor(layout.progress_root(), stage.folder, total_docs=stage.total_docs, total_bytes=stage.total_bytes),
         pipeline_options(config.runner, beam_args, input_docs=stage.total_docs,
                          input_bytes=stage.total_bytes) as options,
     ):
@@ -115,11 +117,12 @@ def _run_pipeline(stage: BeamStage, layout: RunLayout, config: JobConfig, beam_a
     return result
 
 
-def _stats(stage: BeamStage, config: JobConfig, result: Any, out: Path, rejected_dir: Path,
+def _stats(stage: BeamStage, config: JobConfig, result: Any, out: str, rejected_dir: str,
            elapsed: float) -> dict[str, Any]:
-    """The `_SUCCESS` data, counted from the written files; fails the stage when it wrote nothing."""
-    out_parts = sorted(out.glob("*.parquet"))
-    rejected = count_reasons(sorted(rejected_dir.glob("*.parquet")))
+    """The `_SUCCESS` data, counted from the written files (the attempt's own folder: nothing else
+    writes there); fails the stage when it wrote nothing. The commit adds the list of files."""
+    out_parts = storage.glob(storage.join(out, "*.parquet"))
+    rejected = count_reasons(storage.glob(storage.join(rejected_dir, "*.parquet")))
     out_rows = count_rows(out_parts)
     n_rejected = sum(rejected.values())
     if out_rows == 0 and not stage.allow_empty:
@@ -135,7 +138,6 @@ def _stats(stage: BeamStage, config: JobConfig, result: Any, out: Path, rejected
         "counts": {"out": out_rows, "rejected": n_rejected,
                    "in": stage.total_docs if stage.total_docs is not None else out_rows + n_rejected},
         "rejected_by_reason": rejected,
-        "files": [p.name for p in out_parts],
         "elapsed_s": round(elapsed, 3),
         "beam_counters": beam_counters(result),
         "config": to_dict(stage.config),

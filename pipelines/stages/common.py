@@ -15,7 +15,7 @@ from pipelines.stages.base import counter
 
 
 class WriteDocuments(beam.PTransform):
-    def __init__(self, out_dir: Path, num_shards: int, schema: pa.Schema = DOCUMENT_SCHEMA):
+    def __init__(self, out_dir: str | Path, num_shards: int, schema: pa.Schema = DOCUMENT_SCHEMA):
         super().__init__()
         self.out_dir, self.num_shards, self.schema = out_dir, num_shards, schema
 
@@ -41,7 +41,7 @@ class _CountRejected(beam.DoFn):
 class WriteRejected(beam.PTransform):
     """Rejected records -> `rejected/<stage>/part-*.parquet`, counted per reason in Beam metrics."""
 
-    def __init__(self, stage: str, out_dir: Path, num_shards: int = 1, schema: pa.Schema = REJECTED_SCHEMA):
+    def __init__(self, stage: str, out_dir: str | Path, num_shards: int = 1, schema: pa.Schema = REJECTED_SCHEMA):
         super().__init__()
         self.stage, self.out_dir, self.num_shards, self.schema = stage, out_dir, num_shards, schema
 

@@ -166,7 +166,7 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
     schema = _output_schema(paths)
     n = cfg.num_shards or len(paths)
 
-    def build(p: beam.Pipeline, out: Path, rejected_dir: Path) -> None:
+    def build(p: beam.Pipeline, out: str, rejected_dir: str) -> None:
         index_path = out / INDEX_FILE
         index_path.write_bytes(index.to_bytes())
         docs, rejected = p | "Decontaminate" >> Decontaminate(paths, str(index_path), cfg)

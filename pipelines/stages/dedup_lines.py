@@ -556,7 +556,7 @@ def run(
     plan = Plan(cfg, scopes)
     n = len(parts)
 
-    def build(p: beam.Pipeline, out: Path, rejected_dir: Path) -> None:
+    def build(p: beam.Pipeline, out: str, rejected_dir: str) -> None:
         (out / COUNTS).mkdir(exist_ok=True)
         (rejected_dir / UNITS).mkdir(exist_ok=True)
         units_path = rejected_dir / UNITS / "part-00000.parquet"

@@ -66,7 +66,7 @@ class FilterBatch(beam.DoFn):
 class Filter(beam.PTransform):
     """Parquet document files -> (kept documents, rejected records)."""
 
-    def __init__(self, paths: list[Path], cfg: FilterConfig):
+    def __init__(self, paths: list[str], cfg: FilterConfig):
         super().__init__()
         self.paths, self.cfg = paths, cfg
 
@@ -94,7 +94,7 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
     chain = FilterChain(cfg)  # fails early on a missing model or list, before Beam starts
     n = cfg.num_shards or len(paths)
 
-    def build(p: beam.Pipeline, out: Path, rejected_dir: Path) -> None:
+    def build(p: beam.Pipeline, out: str, rejected_dir: str) -> None:
         docs, rejected = p | "Filter" >> Filter(paths, cfg)
         _ = docs | "WriteDocs" >> WriteDocuments(out, n, OUTPUT_SCHEMA)
         _ = rejected | "WriteRejected" >> WriteRejected(NAME, rejected_dir, 1, REJECTED_OUTPUT_SCHEMA)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
@@ -68,7 +67,7 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
     files = list_input_files(config.inputs)
     n = num_shards_for(files, config.ingest)
 
-    def build(p: beam.Pipeline, out: Path, rejected_dir: Path) -> None:
+    def build(p: beam.Pipeline, out: str, rejected_dir: str) -> None:
         docs, rejected = p | "Ingest" >> Ingest(files, config.ingest, config.storage)
         _ = docs | "WriteDocs" >> WriteDocuments(out, n)
         _ = rejected | "WriteRejected" >> WriteRejected(NAME, rejected_dir)

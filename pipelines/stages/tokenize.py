@@ -365,7 +365,7 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
     }
     schema = shard_schema(card["vocab_size"], metadata)
 
-    def build(p: beam.Pipeline, out: Path, _rejected: Path) -> None:
+    def build(p: beam.Pipeline, out: str, _rejected: str) -> None:
         _ = p | "Tokenize" >> TokenizeDocuments(
             parts, tok_dir / MODEL_FILE, card["vocab_size"], cfg, seed, out, out.parent / PLAN_FILE, metadata
         )

@@ -11,7 +11,6 @@ trains SentencePiece on it, exports `tokenizer.json`, checks that both give the 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from collections.abc import Iterator
@@ -21,12 +20,12 @@ from typing import Any
 import apache_beam as beam
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from pipelines import storage
 from pipelines.config import JobConfig
 from pipelines.configlib import replace_section
-from pipelines.io.parquet import WriteShards
-from pipelines.runlayout import RunLayout, write_json_atomic
+from pipelines.io.parquet import WriteShards, open_parquet, read_table
+from pipelines.runlayout import RunLayout, local_folder, read_json, scratch_of, write_json, write_json_atomic
 from pipelines.stages import get_stage
 from pipelines.stages.base import BeamStage, StageError, counter, run_beam_stage
 from tokenizer import sample as S
@@ -59,9 +58,9 @@ SAMPLE_SCHEMA = pa.schema([
 
 def read_batches(path: str, columns: list[str], batch_size: int = READ_BATCH) -> Iterator[pa.RecordBatch]:
     """Record batches of `columns` of one documents file; columns the file lacks are left out."""
-    pf = pq.ParquetFile(path)
-    present = [c for c in columns if c in pf.schema_arrow.names]
-    yield from pf.iter_batches(batch_size=batch_size, columns=present)
+    with open_parquet(path) as pf:
+        present = [c for c in columns if c in pf.schema_arrow.names]
+        yield from pf.iter_batches(batch_size=batch_size, columns=present)
 
 
 def datasets_of(batch: pa.RecordBatch) -> list[str]:
@@ -166,14 +165,14 @@ def _plan(groups: dict[tuple[str, str], tuple[int, int]], cfg: TokenizerConfig) 
 
 
 def _write_plan(plan: dict[str, Any], path: str) -> dict[str, Any]:
-    write_json_atomic(Path(path), plan)
+    write_json(path, plan)
     return plan
 
 
 class SampleForTokenizer(beam.PTransform):
     """Documents files -> sample candidate rows; the plan (budgets, thresholds) goes to `plan_path`."""
 
-    def __init__(self, paths: list[Path], cfg: TokenizerConfig, seed: int, plan_path: Path):
+    def __init__(self, paths: list[str], cfg: TokenizerConfig, seed: int, plan_path: str):
         super().__init__()
         self.paths = sorted(str(p) for p in paths)
         self.cfg, self.seed, self.plan_path = cfg, seed, str(plan_path)
@@ -201,16 +200,16 @@ def _split_key(k: str) -> tuple[str, str]:
     return d, lang
 
 
-def _choose(sample_files: list[Path], budgets: dict[tuple[str, str], int]) -> tuple[set[str], int]:
+def _choose(sample_files: list[str], budgets: dict[tuple[str, str], int]) -> tuple[set[str], int]:
     candidates = []
     for f in sample_files:
-        t = pq.read_table(f, columns=["id", "dataset", "language", "u", "nbytes"])
+        t = read_table(f, columns=["id", "dataset", "language", "u", "nbytes"])
         for i, d, lang, u, b in zip(*(t.column(c).to_pylist() for c in t.column_names), strict=True):
             candidates.append(S.Candidate(i, d, lang, u, b))
     return S.trim_to_budgets(candidates, budgets), len(candidates)
 
 
-def _write_sentences(sample_files: list[Path], keep: set[str], out: Path, max_bytes: int
+def _write_sentences(sample_files: list[str], keep: set[str], out: Path, max_bytes: int
                      ) -> tuple[dict[str, Any], list[str]]:
     """The kept documents' lines -> `out`; returns the sample statistics and a few texts for the export
     check."""
@@ -222,7 +221,7 @@ def _write_sentences(sample_files: list[Path], keep: set[str], out: Path, max_by
     columns = ["id", "doc", "dataset", "language", "nbytes", "text"]
     with open(out, "w", encoding="utf-8") as fh:
         for f in sample_files:
-            for batch in pq.ParquetFile(f).iter_batches(columns=columns):
+            for batch in read_batches(f, columns):
                 cols = [batch.column(c).to_pylist() for c in columns]
                 for i, doc, d, lang, b, text in zip(*cols, strict=True):
                     if i not in keep:
@@ -255,17 +254,27 @@ def _write_sentences(sample_files: list[Path], keep: set[str], out: Path, max_by
     return stats, check
 
 
-def finish(out: Path, cfg: TokenizerConfig, seed: int, source_stage: str) -> dict[str, Any]:
-    """After the pipeline: trim, train, export, check, write the card. Returns the stats for `_SUCCESS`."""
-    tmp = out.parent
-    plan = json.loads((tmp / PLAN_FILE).read_text()) if (tmp / PLAN_FILE).exists() else None
-    sample_files = sorted((tmp / SAMPLE_DIR).glob("*.parquet"))
+def finish(out: str, cfg: TokenizerConfig, seed: int, source_stage: str) -> dict[str, Any]:
+    """After the pipeline: trim, train, export, check, write the card. Returns the stats for `_SUCCESS`.
+    SentencePiece needs local files: for a run on an object store they are made in a local folder and
+    uploaded into the stage's attempt before its commit."""
+    with local_folder(out) as local_out, local_folder(scratch_of(out), upload=False) as local_tmp:
+        return _finish(out, local_out, local_tmp, cfg, seed, source_stage)
+
+
+def _finish(out: str, local_out: Path, local_tmp: Path, cfg: TokenizerConfig, seed: int, source_stage: str
+            ) -> dict[str, Any]:
+    tmp = scratch_of(out)
+    plan_path = storage.join(tmp, PLAN_FILE)
+    plan = read_json(plan_path) if storage.exists(plan_path) else None
+    sample_files = storage.glob(storage.join(storage.join(tmp, SAMPLE_DIR), "*.parquet"))
+    out = local_out
     if plan is None or not sample_files:
         raise StageError(f"tokenizer: the sample is empty: no documents in stage '{source_stage}' "
                          f"outside the held-out {cfg.heldout_fraction:.1%}")
     budgets = {_split_key(k): v for k, v in plan["budgets"].items()}
     keep, n_candidates = _choose(sample_files, budgets)
-    sentences_path = tmp / SENTENCES_FILE
+    sentences_path = local_tmp / SENTENCES_FILE
     sample_stats, check_texts = _write_sentences(sample_files, keep, sentences_path, cfg.max_sentence_bytes)
     if not sample_stats["sentences"]:
         raise StageError("tokenizer: the sample has no non-empty line to train on")
@@ -334,11 +343,12 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
         raise StageError(f"tokenizer: stage '{source}' has no document files")
     shards = max(1, min(64, math.ceil(cfg.sample_bytes * 1.2 / SAMPLE_SHARD_BYTES)))
 
-    def build(p: beam.Pipeline, out: Path, _rejected: Path) -> None:
-        tmp = out.parent
-        (tmp / SAMPLE_DIR).mkdir(exist_ok=True)
-        rows = p | "Sample" >> SampleForTokenizer(parts, cfg, seed, tmp / PLAN_FILE)
-        _ = rows | "WriteSample" >> WriteShards(tmp / SAMPLE_DIR, SAMPLE_SCHEMA, shards)
+    def build(p: beam.Pipeline, out: str, _rejected: str) -> None:
+        tmp = scratch_of(out)
+        sample_dir = storage.join(tmp, SAMPLE_DIR)
+        storage.makedirs(sample_dir)
+        rows = p | "Sample" >> SampleForTokenizer(parts, cfg, seed, storage.join(tmp, PLAN_FILE))
+        _ = rows | "WriteSample" >> WriteShards(sample_dir, SAMPLE_SCHEMA, shards)
 
     inputs = [f"{source}:{layout.read_success(source).get('fingerprint', '')}"]
     stage = BeamStage(

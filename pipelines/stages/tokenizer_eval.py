@@ -128,7 +128,7 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
     model = str(tok_dir / MODEL_FILE)
     field = card.get("language_field", "lang")
 
-    def build(p: beam.Pipeline, out: Path, _rejected: Path) -> None:
+    def build(p: beam.Pipeline, out: str, _rejected: str) -> None:
         _ = (
             p
             | "ListFiles" >> beam.Create(sorted(str(x) for x in parts))

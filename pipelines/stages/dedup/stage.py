@@ -111,7 +111,7 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
     n = len(parts)
     schema = output_schema(in_schema)
 
-    def build(p: beam.Pipeline, out: Path, rejected_dir: Path) -> None:
+    def build(p: beam.Pipeline, out: str, rejected_dir: str) -> None:
         for sub in (SIGNATURES, EDGES):
             (out / sub).mkdir(exist_ok=True)
         work = out.parent / "work"  # inside the stage's .tmp folder: removed by commit and abort
