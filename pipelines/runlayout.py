@@ -176,6 +176,15 @@ class RunLayout:
         return StageCommit(self, stage)
 
 
+def same_run(other: str | os.PathLike[str], layout: RunLayout) -> bool:
+    """Whether `other` names the run folder of `layout` (e.g. a `--against` that would compare a run
+    with itself)."""
+    text = os.fspath(other)
+    if storage.is_remote(text) or layout.remote:
+        return text.rstrip("/") == layout.url
+    return Path(text).resolve() == Path(layout.root).resolve()
+
+
 def _matches(path: str, pattern: str) -> bool:
     """Glob semantics on a relative path: `*` does not cross a `/`."""
     return path.count("/") == pattern.count("/") and fnmatch.fnmatchcase(path, pattern)

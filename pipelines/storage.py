@@ -469,6 +469,25 @@ def discard(f: IO[bytes]) -> None:
         f.close()
 
 
+_local_copies: dict[str, str] = {}
+
+
+def local_copy(path: str) -> str:
+    """A local path holding the file at `path` (itself when local; a remote file is fetched once per
+    process into a temporary folder), for libraries that open files by name (SentencePiece)."""
+    if not is_remote(path):
+        return path
+    if path not in _local_copies:
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="curate-copy-")
+        local = os.path.join(folder, path.rstrip("/").rsplit("/", 1)[-1])
+        with open(local, "wb") as f:
+            f.write(read_bytes(path))
+        _local_copies[path] = local
+    return _local_copies[path]
+
+
 def read_bytes(path: str) -> bytes:
     with open_read(path) as f:
         return f.read()

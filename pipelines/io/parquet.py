@@ -84,6 +84,11 @@ class AtomicParquetWriter:
         if self.rows >= self.row_group_size:
             self._flush()
 
+    def write_row_groups(self, table: pa.Table) -> None:
+        """Write `table` now, unbuffered, as row groups of `row_group_size` rows (its last one smaller)."""
+        self._flush()
+        self.writer.write_table(table, row_group_size=self.row_group_size)
+
     def _flush(self) -> None:
         if self.pending:
             table = self.pending[0] if len(self.pending) == 1 else pa.concat_tables(self.pending)

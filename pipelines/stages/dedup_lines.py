@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import logging
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -44,7 +45,6 @@ import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import xxhash
 
 from filters.dedup.lines import (
@@ -63,12 +63,13 @@ from filters.dedup.lines import (
 from filters.dedup.lines_config import LineDedupConfig
 from filters.dedup.normalize import NORMALIZATION_VERSION
 from filters.document import Rejected
-from pipelines import progress
+from pipelines import progress, storage
 from pipelines.config import JobConfig
 from pipelines.configlib import ConfigError, replace_section
 from pipelines.document import from_row, rejected_schema
-from pipelines.io.parquet import PARQUET_WRITE_OPTIONS
-from pipelines.runlayout import RunLayout, count_rows
+from pipelines.io import arrays as arrays_io
+from pipelines.io.parquet import AtomicParquetWriter, open_parquet, read_table, write_table
+from pipelines.runlayout import RunLayout, count_rows, same_run, scratch_of
 from pipelines.stages import get_stage
 from pipelines.stages.base import BeamStage, StageError, counter, run_beam_stage
 from pipelines.stages.common import WriteRejected
@@ -119,8 +120,8 @@ class Plan:
     out_schema: pa.Schema | None = None
 
 
-def work_path(plan: Plan, sf: SourceFile) -> Path:
-    return Path(plan.work_dir) / f"units-{sf.key:08x}.npz"
+def work_path(plan: Plan, sf: SourceFile) -> str:
+    return storage.join(plan.work_dir, f"units-{sf.key:08x}.npz")
 
 
 def _partitioned(scope: str, hashes: np.ndarray, counts: np.ndarray, partitions: int):
@@ -144,7 +145,7 @@ class HashFile(beam.DoFn):
     def process(self, sf: SourceFile) -> Iterator[tuple[str, Any]]:
         cfg = self.plan.cfg
         if sf.prior:
-            t = pq.read_table(sf.path)
+            t = read_table(sf.path)
             scopes = np.array(t.column("scope").to_pylist(), dtype=object)
             hashes = t.column("hash").to_numpy().astype(np.uint64)
             counts = t.column("doc_count").to_numpy().astype(np.int64)
@@ -155,9 +156,8 @@ class HashFile(beam.DoFn):
         per_scope: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
         all_hashes: list[np.ndarray] = []
         lengths: list[np.ndarray] = []
-        pf = pq.ParquetFile(sf.path)
         n_docs = n_scoped = 0
-        for batch in pf.iter_batches(batch_size=cfg.batch_size, columns=["text", "dataset", "kind"]):
+        for batch in _batches(sf.path, cfg.batch_size, ["text", "dataset", "kind"]):
             cols = batch.to_pydict()
             scopes = [scope_of(d or "", k, cfg) for d, k in zip(cols["dataset"], cols["kind"], strict=True)]
             inside = [i for i, sc in enumerate(scopes) if sc is not None]
@@ -178,9 +178,7 @@ class HashFile(beam.DoFn):
         if lengths:
             np.cumsum(np.concatenate(lengths), out=offsets[1:])
         hashes = np.concatenate(all_hashes) if all_hashes else np.zeros(0, np.uint64)
-        tmp = work_path(self.plan, sf).with_suffix(".tmp.npz")
-        np.savez(tmp, hashes=hashes, offsets=offsets)
-        tmp.replace(work_path(self.plan, sf))
+        arrays_io.save_npz(work_path(self.plan, sf), hashes=hashes, offsets=offsets)
         counter(NAME, "docs").inc(n_docs)
         counter(NAME, "docs_in_scope").inc(n_scoped)
         counter(NAME, "units").inc(len(hashes))
@@ -255,7 +253,7 @@ class WriteCounts(beam.DoFn):
         name = f"counts-{xxhash.xxh3_64_hexdigest(scope.encode('utf-8', 'surrogatepass'))}-{p:05d}.parquet"
         table = pa.table([pa.array([scope] * len(hashes), pa.string()), pa.array(hashes, pa.uint64()),
                           pa.array(counts, pa.int64())], schema=COUNTS_SCHEMA)
-        _write(table, Path(self.out_dir) / name)
+        write_table(table, COUNTS_SCHEMA, storage.join(self.out_dir, name))
 
 
 # ---- 2. apply the removals ----------------------------------------------------------------------------
@@ -278,16 +276,14 @@ class ApplyFile(beam.DoFn):
 
     def process(self, sf: SourceFile, removed: dict[str, tuple[np.ndarray, np.ndarray]]):
         plan, cfg = self.plan, self.plan.cfg
-        with np.load(work_path(plan, sf)) as npz:
+        with arrays_io.load(work_path(plan, sf)) as npz:
             all_hashes, offsets = npz["hashes"], npz["offsets"]
         examples: dict[tuple[str, int], list] = {}  # (scope, hash) -> [ids, example id, example text]
-        out_path = Path(plan.out_dir) / Path(sf.path).name
-        tmp = out_path.with_name(f".{out_path.name}.tmp")
-        opts = {k: v for k, v in PARQUET_WRITE_OPTIONS.items() if k != "row_group_size"}
+        out_path = storage.join(plan.out_dir, os.path.basename(sf.path))
         kept_total = edited = units_removed = chars_removed = 0
         row = 0
-        with pq.ParquetWriter(tmp, plan.out_schema, **opts) as writer:
-            for batch in pq.ParquetFile(sf.path).iter_batches(batch_size=cfg.batch_size):
+        with AtomicParquetWriter(out_path, plan.out_schema) as writer:
+            for batch in _batches(sf.path, cfg.batch_size):
                 table = pa.Table.from_batches([batch])
                 cols = table.select(["id", "text", "dataset", "kind"]).to_pydict()
                 n = table.num_rows
@@ -326,10 +322,9 @@ class ApplyFile(beam.DoFn):
                                                     units_removed=int(units_n[i]))
                 idx = np.flatnonzero(keep)
                 out = _output_table(table, texts, chars, units_n, idx, plan.out_schema)
-                writer.write_table(out, row_group_size=PARQUET_WRITE_OPTIONS["row_group_size"])
+                writer.write_row_groups(out)  # one batch, its own row groups (as always)
                 kept_total += len(idx)
                 row += n
-        tmp.replace(out_path)
         counter(NAME, "kept").inc(kept_total)
         counter(NAME, "docs_edited").inc(edited)
         counter(NAME, "units_removed").inc(units_removed)
@@ -421,13 +416,12 @@ class WriteUnits(beam.DoFn):
                          "doc_fraction": n / max(1, self.plan.docs_by_scope.get(scope, 0)),
                          "example": ex_text, "example_id": ex_id, "sample_ids": ids})
         rows.sort(key=lambda r: (-r["doc_count"], r["scope"], r["hash"]))
-        _write(pa.Table.from_pylist(rows, schema=UNITS_SCHEMA), Path(self.path))
+        write_table(pa.Table.from_pylist(rows, schema=UNITS_SCHEMA), UNITS_SCHEMA, self.path)
 
 
-def _write(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, **PARQUET_WRITE_OPTIONS)
-    tmp.replace(path)
+def _batches(path: str, batch_size: int, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+    with open_parquet(path) as pf:
+        yield from pf.iter_batches(batch_size=batch_size, columns=columns)
 
 
 class DedupLines(beam.PTransform):
@@ -488,11 +482,11 @@ def output_schema(input_schema: pa.Schema) -> pa.Schema:
     return pa.schema([*(f for f in input_schema if f.name not in names), *REMOVED_FIELDS])
 
 
-def docs_by_scope(parts: list[Path], cfg: LineDedupConfig) -> dict[str, int]:
+def docs_by_scope(parts: list[str], cfg: LineDedupConfig) -> dict[str, int]:
     """In-scope documents per scope, from the dataset and kind columns only."""
     out: dict[str, int] = {}
     for p in parts:
-        t = pq.read_table(p, columns=["dataset", "kind"])
+        t = read_table(p, columns=["dataset", "kind"])
         for (dataset, kind), n in _value_counts(t).items():
             scope = scope_of(dataset or "", kind, cfg)
             if scope is not None:
@@ -510,7 +504,7 @@ def _value_counts(t: pa.Table) -> dict[tuple[str, str], int]:
 COMPATIBLE = ("unit", "min_unit_chars", "scope")
 
 
-def prior_counts(against: str | Path, cfg: LineDedupConfig) -> tuple[list[Path], dict[str, int], str]:
+def prior_counts(against: str | Path, cfg: LineDedupConfig) -> tuple[list[str], dict[str, int], str]:
     """A previous run's stored unit counts and documents per scope; checks they are compatible."""
     prior = RunLayout(against)
     success = prior.read_success(NAME)
@@ -524,7 +518,7 @@ def prior_counts(against: str | Path, cfg: LineDedupConfig) -> tuple[list[Path],
             problems.append(f"{k} {pcfg.get(k)!r} != {v!r}")
     if problems:
         raise ConfigError(f"--against {against}: stored unit counts are incompatible: {'; '.join(problems)}")
-    files = sorted((prior.stage_dir(NAME) / COUNTS).glob("counts-*.parquet"))
+    files = prior.parts(NAME, f"{COUNTS}/counts-*.parquet")
     return files, dict(success.get("docs_by_scope", {})), success["fingerprint"]
 
 
@@ -537,14 +531,15 @@ def run(
     parts = layout.parts(src)
     if not parts:
         raise StageError(f"stage '{src}' in {layout.root} has no part files")
-    in_schema = pq.read_schema(parts[0]).remove_metadata()
+    with open_parquet(parts[0]) as pf:
+        in_schema = pf.schema_arrow.remove_metadata()
     current = [SourceFile(i, str(p)) for i, p in enumerate(parts)]
     inputs = [f"{src}:{layout.read_success(src)['fingerprint']}"]
     scopes = docs_by_scope(parts, cfg)
     this_run = dict(scopes)
     prior: list[SourceFile] = []
     if against:
-        if Path(against).resolve() == layout.root.resolve():
+        if same_run(against, layout):
             raise ConfigError("--against: must be another run than --run")
         files, prior_scopes, prior_fp = prior_counts(against, cfg)
         prior = [SourceFile(len(parts) + k, str(f), prior=True) for k, f in enumerate(files)]
@@ -557,21 +552,24 @@ def run(
     n = len(parts)
 
     def build(p: beam.Pipeline, out: str, rejected_dir: str) -> None:
-        (out / COUNTS).mkdir(exist_ok=True)
-        (rejected_dir / UNITS).mkdir(exist_ok=True)
-        units_path = rejected_dir / UNITS / "part-00000.parquet"
-        _write(pa.Table.from_pylist([], schema=UNITS_SCHEMA), units_path)  # replaced when units are removed
-        work = out.parent / "work"  # inside the stage's .tmp folder: removed by commit and abort
-        work.mkdir(exist_ok=True)
-        full = replace(plan, out_dir=str(out), work_dir=str(work), out_schema=schema)
-        rejected = p | "DedupLines" >> DedupLines(full, current, prior, str(out / COUNTS), str(units_path))
+        counts_dir = storage.join(out, COUNTS)
+        storage.makedirs(counts_dir)
+        storage.makedirs(storage.join(rejected_dir, UNITS))
+        units_path = storage.join(storage.join(rejected_dir, UNITS), "part-00000.parquet")
+        # replaced when units are removed
+        write_table(pa.Table.from_pylist([], schema=UNITS_SCHEMA), UNITS_SCHEMA, units_path)
+        work = storage.join(scratch_of(out), "work")  # the attempt's scratch: removed by commit and abort
+        storage.makedirs(work)
+        full = replace(plan, out_dir=out, work_dir=work, out_schema=schema)
+        rejected = p | "DedupLines" >> DedupLines(full, current, prior, counts_dir, units_path)
         _ = rejected | "WriteRejected" >> WriteRejected(NAME, rejected_dir, n, REJECTED_SCHEMA)
 
-    def extra(out: Path, _rejected: Path) -> dict[str, Any]:
-        units = pq.read_table(out.parent / "rejected" / UNITS / "part-00000.parquet",
-                              columns=["scope", "doc_count", "example"])
-        kept = pq.read_table(sorted(out.glob("part-*.parquet")), columns=["repeated_chars_removed"]) \
-            if any(out.glob("part-*.parquet")) else None
+    def extra(out: str, rejected_dir: str) -> dict[str, Any]:
+        units = read_table(storage.join(storage.join(rejected_dir, UNITS), "part-00000.parquet"),
+                           columns=["scope", "doc_count", "example"])
+        kept_parts = storage.glob(storage.join(out, "part-*.parquet"))
+        kept = pa.concat_tables([read_table(p, columns=["repeated_chars_removed"]) for p in kept_parts]) \
+            if kept_parts else None
         return {
             "against": str(against) if against else None,
             "docs_by_scope": scopes,

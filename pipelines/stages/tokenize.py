@@ -13,8 +13,8 @@ shards against the plan and writes `manifest.json` (sha256 of every shard); `_SU
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -22,16 +22,16 @@ from typing import Any
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from pipelines import storage
 from pipelines.config import JobConfig
 from pipelines.configlib import replace_section
-from pipelines.io.parquet import write_table
-from pipelines.runlayout import RunLayout, write_json_atomic
+from pipelines.io.parquet import read_table, write_table
+from pipelines.runlayout import RunLayout, read_json, scratch_of, write_json
 from pipelines.stages import get_stage
 from pipelines.stages.base import BeamStage, StageError, counter, run_beam_stage
 from pipelines.stages.tokenizer import datasets_of, read_batches
-from tokenizer.card import read_card
+from tokenizer.card import CARD_FILE
 from tokenizer.config import BOS_ID, EOS_ID, PAD_ID, UNK_ID, TokenizeConfig
 from tokenizer.encode import DocumentEncoder, token_dtype
 from tokenizer.mixture import (
@@ -92,7 +92,7 @@ def token_table(rows: list[tuple[str, str, np.ndarray]], schema: pa.Schema) -> p
     )
 
 
-def write_shard(table: pa.Table, path: Path) -> None:
+def write_shard(table: pa.Table, path: str | Path) -> None:
     # dictionary encoding only for the string columns (token ids are near-uniform over the vocabulary:
     # a dictionary only slows decoding down)
     write_table(table, table.schema, path, use_dictionary=["id", "source"])
@@ -108,7 +108,8 @@ class _Encode(beam.DoFn):
         self.encoder: DocumentEncoder | None = None
 
     def setup(self) -> None:
-        self.encoder = DocumentEncoder(self.model_path, add_bos=self.cfg.add_bos, num_threads=self.cfg.num_threads)
+        model = storage.local_copy(self.model_path)  # SentencePiece loads a local file
+        self.encoder = DocumentEncoder(model, add_bos=self.cfg.add_bos, num_threads=self.cfg.num_threads)
 
     def process(self, path: str):
         assert self.encoder is not None
@@ -161,7 +162,7 @@ def plan_json(plan: dict[str, Any]) -> dict[str, Any]:
 
 
 def _save_plan(plan: dict[str, Any], path: str) -> dict[str, Any]:
-    write_json_atomic(Path(path), plan_json(plan))
+    write_json(path, plan_json(plan))
     return plan
 
 
@@ -193,7 +194,7 @@ class _WriteShard(beam.DoFn):
         rows = sorted(rows, key=lambda r: (r[0], r[1]))
         table = token_table([(key, ds, arr) for _, key, ds, arr in rows], self.schema)
         name = shard_name(split, shard, plan["shards"][split])
-        write_shard(table, Path(self.out_dir) / name)
+        write_shard(table, storage.join(self.out_dir, name))
         counter(COMMAND, f"{split}_rows").inc(table.num_rows)
         yield name
 
@@ -201,8 +202,8 @@ class _WriteShard(beam.DoFn):
 class TokenizeDocuments(beam.PTransform):
     """Documents files -> token shards in `out_dir` (emits the file names); the plan goes to `plan_path`."""
 
-    def __init__(self, paths: list[Path], model_path: Path, vocab_size: int, cfg: TokenizeConfig, seed: int,
-                 out_dir: Path, plan_path: Path, metadata: dict[str, str]):
+    def __init__(self, paths: list[str], model_path: str, vocab_size: int, cfg: TokenizeConfig, seed: int,
+                 out_dir: str, plan_path: str, metadata: dict[str, str]):
         super().__init__()
         self.paths = sorted(str(p) for p in paths)
         self.model_path, self.cfg, self.seed = str(model_path), cfg, seed
@@ -235,39 +236,32 @@ class TokenizeDocuments(beam.PTransform):
 
 # ---- driver side: checks and manifest -------------------------------------------------------------
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _fill_missing_shards(out: Path, plan: dict[str, Any], schema: pa.Schema) -> None:
+def _fill_missing_shards(out: str, plan: dict[str, Any], schema: pa.Schema) -> None:
     """A shard index no row hashed to still gets its (empty) file, so `-of-N` is always true."""
+    written = {os.path.basename(p) for p in storage.glob(storage.join(out, "*.parquet"))}
     for split in SPLITS:
         n = plan["shards"][split]
         for i in range(n):
-            path = out / shard_name(split, i, n)
-            if not path.exists():
-                write_shard(token_table([], schema), path)
+            name = shard_name(split, i, n)
+            if name not in written:
+                write_shard(token_table([], schema), storage.join(out, name))
 
 
-def build_manifest(out: Path, plan: dict[str, Any], card: dict[str, Any], cfg: TokenizeConfig, seed: int,
+def build_manifest(out: str, plan: dict[str, Any], card: dict[str, Any], cfg: TokenizeConfig, seed: int,
                    source_stage: str) -> dict[str, Any]:
     shards, totals = [], {s: {"rows": 0, "tokens": 0} for s in SPLITS}
     by_split_source: dict[str, dict[str, dict[str, int]]] = {s: {} for s in SPLITS}
     for split in SPLITS:
-        for path in sorted(out.glob(f"{split}-*.parquet")):
-            t = pq.read_table(path, columns=["source", "num_tokens"])
+        for path in storage.glob(storage.join(out, f"{split}-*.parquet")):
+            t = read_table(path, columns=["source", "num_tokens"])
             tokens = np.asarray(t.column("num_tokens").to_numpy(), dtype=np.int64)
             sources = t.column("source").to_pylist()
             for src, n in zip(sources, tokens.tolist(), strict=True):
                 e = by_split_source[split].setdefault(src, {"rows": 0, "tokens": 0})
                 e["rows"] += 1
                 e["tokens"] += n
-            entry = {"file": path.name, "split": split, "rows": t.num_rows, "tokens": int(tokens.sum()),
-                     "sha256": sha256_file(path)}
+            entry = {"file": os.path.basename(path), "split": split, "rows": t.num_rows,
+                     "tokens": int(tokens.sum()), "sha256": storage.sha256(path)}
             shards.append(entry)
             totals[split]["rows"] += entry["rows"]
             totals[split]["tokens"] += entry["tokens"]
@@ -314,22 +308,24 @@ def build_manifest(out: Path, plan: dict[str, Any], card: dict[str, Any], cfg: T
     }
 
 
-def finish(out: Path, cfg: TokenizeConfig, seed: int, card: dict[str, Any], source_stage: str,
+def finish(out: str, cfg: TokenizeConfig, seed: int, card: dict[str, Any], source_stage: str,
            schema: pa.Schema) -> dict[str, Any]:
-    plan_path = out.parent / PLAN_FILE
-    if not plan_path.exists():
+    plan_path = storage.join(scratch_of(out), PLAN_FILE)
+    if not storage.exists(plan_path):
         raise StageError(f"tokenize: stage '{source_stage}' has no documents")
-    plan = json.loads(plan_path.read_text())
+    plan = read_json(plan_path)
     _fill_missing_shards(out, plan, schema)
     manifest = build_manifest(out, plan, card, cfg, seed, source_stage)
-    write_json_atomic(out / MANIFEST, manifest)  # last file before _SUCCESS
+    # last file before _SUCCESS; it names shards by file name only (readers resolve them through
+    # _SUCCESS), so it is the same on a local disk and on an object store
+    write_json(storage.join(out, MANIFEST), manifest)
     return {
         "manifest": {"totals": manifest["totals"], "by_source": manifest["by_source"],
                      "shards": len(manifest["shards"]), "dtype": manifest["dtype"]},
     }
 
 
-def _datasets_present(parts: list[Path]) -> set[str]:
+def _datasets_present(parts: list[str]) -> set[str]:
     names: set[str] = set()
     for p in parts:
         for batch in read_batches(str(p), ["dataset", "kind"], 65536):
@@ -344,9 +340,9 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
         raise StageError(f"tokenize.shard_tokens: at most {MAX_SHARD_TOKENS}")
     source = layout.latest_documents_stage()
     parts = layout.parts(source)
-    tok_dir = layout.stage_dir("tokenizer")
     tok_success = layout.read_success("tokenizer")
-    card = read_card(tok_dir)
+    card = read_json(layout.file("tokenizer", CARD_FILE))
+    model_path = layout.file("tokenizer", MODEL_FILE)
     if cfg.mixture is not None:
         present = _datasets_present(parts)
         missing = sorted(d for d, w in cfg.mixture.items() if w > 0 and d not in present)
@@ -367,7 +363,7 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
 
     def build(p: beam.Pipeline, out: str, _rejected: str) -> None:
         _ = p | "Tokenize" >> TokenizeDocuments(
-            parts, tok_dir / MODEL_FILE, card["vocab_size"], cfg, seed, out, out.parent / PLAN_FILE, metadata
+            parts, model_path, card["vocab_size"], cfg, seed, out, storage.join(scratch_of(out), PLAN_FILE), metadata
         )
 
     # `curate run` knows this stage as "tokenize"; its output folder is RUN/shards (the trainer's contract)

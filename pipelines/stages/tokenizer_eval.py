@@ -9,21 +9,20 @@ from `tokenizer_card.json`), taken from the latest documents stage. Results per 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from pipelines import storage
 from pipelines.config import JobConfig
-from pipelines.io.parquet import WriteShards
-from pipelines.runlayout import RunLayout, write_json_atomic
+from pipelines.io.parquet import WriteShards, read_table
+from pipelines.runlayout import RunLayout, read_json, write_json
 from pipelines.stages import get_stage
 from pipelines.stages.base import BeamStage, counter, run_beam_stage
 from pipelines.stages.tokenizer import datasets_of, languages_of, read_batches
-from tokenizer.card import read_card
+from tokenizer.card import CARD_FILE
 from tokenizer.encode import DocumentEncoder
 from tokenizer.sample import is_heldout
 from tokenizer.train import MODEL_FILE
@@ -50,7 +49,7 @@ class _EvalFile(beam.DoFn):
         self.encoder: DocumentEncoder | None = None
 
     def setup(self) -> None:
-        self.encoder = DocumentEncoder(self.model_path)
+        self.encoder = DocumentEncoder(storage.local_copy(self.model_path))  # SentencePiece: a local file
 
     def process(self, path: str):
         assert self.encoder is not None
@@ -105,8 +104,8 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def finish(out: Path, card: dict[str, Any], source: str) -> dict[str, Any]:
-    rows = pq.read_table(sorted(out.glob("*.parquet"))).to_pylist() if list(out.glob("*.parquet")) else []
+def finish(out: str, card: dict[str, Any], source: str) -> dict[str, Any]:
+    rows = [r for p in storage.glob(storage.join(out, "*.parquet")) for r in read_table(p).to_pylist()]
     results = {
         "tokenizer_fingerprint": card["fingerprint"],
         "vocab_size": card["vocab_size"],
@@ -114,18 +113,17 @@ def finish(out: Path, card: dict[str, Any], source: str) -> dict[str, Any]:
         "heldout": card["heldout"],
         **summarize(rows),
     }
-    write_json_atomic(out / RESULTS, results)
+    write_json(storage.join(out, RESULTS), results)
     return {"eval": {k: results[k] for k in ("overall", "by_dataset", "by_language")}}
 
 
 def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None) -> dict[str, Any]:
     source = layout.latest_documents_stage()
     parts = layout.parts(source)
-    tok_dir = layout.stage_dir("tokenizer")
     tok_success = layout.read_success("tokenizer")
-    card = read_card(tok_dir)
+    card = read_json(layout.file("tokenizer", CARD_FILE))
     heldout = card["heldout"]
-    model = str(tok_dir / MODEL_FILE)
+    model = layout.file("tokenizer", MODEL_FILE)
     field = card.get("language_field", "lang")
 
     def build(p: beam.Pipeline, out: str, _rejected: str) -> None:

@@ -4,7 +4,7 @@ fault-injecting HTTP proxy in front of it, for the object-storage tests and benc
 The proxy forwards every request unchanged (SigV4 signs the Host header, which moto does not check)
 and, by rules the test sets, answers 503 SlowDown to the first tries of some requests, cuts a response
 off half-way through its body, answers 404 NoSuchKey for an object forever, or 403 AccessDenied to
-every request signed with a given access key.
+every request (or every write) signed with a given access key.
 """
 
 from __future__ import annotations
@@ -73,6 +73,7 @@ class Faults:
     cut: dict[str, int] = field(default_factory=dict)  # path -> how many GET bodies to cut half-way
     missing: set[str] = field(default_factory=set)  # paths answered 404 NoSuchKey on GET/HEAD
     denied_keys: set[str] = field(default_factory=set)  # access key ids answered 403 AccessDenied
+    readonly_keys: set[str] = field(default_factory=set)  # access key ids answered 403 on every write
     seen: list[tuple[str, str, int]] = field(default_factory=list)  # (method, path, status) of each request
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -112,6 +113,8 @@ class FaultProxy:
                 auth = self.headers.get("Authorization", "")
                 key = auth.split("Credential=", 1)[1].split("/", 1)[0] if "Credential=" in auth else ""
                 if key and key in faults.denied_keys:
+                    return self._error(403, "AccessDenied", "Access Denied")
+                if key and key in faults.readonly_keys and self.command in ("PUT", "POST", "DELETE"):
                     return self._error(403, "AccessDenied", "Access Denied")
                 if self.command in ("GET", "HEAD") and any(m in path for m in faults.missing):
                     return self._error(404, "NoSuchKey", "The specified key does not exist.")

@@ -4,17 +4,18 @@ to the output file of the same name (with `dup_cluster`, `dup_count`), their sig
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 from typing import Any
 
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from filters.document import Rejected
+from pipelines import storage
 from pipelines.document import from_row, rejected_schema
-from pipelines.io.parquet import AtomicParquetWriter
+from pipelines.io import arrays as arrays_io
+from pipelines.io.parquet import AtomicParquetWriter, open_parquet
 from pipelines.stages.base import counter
 from pipelines.stages.dedup.plan import NAME, Plan, SourceFile, work_path
 
@@ -71,15 +72,17 @@ class WriteFile(beam.DoFn):
         decisions: dict[int, tuple] = {}
         for items in g["dec"]:
             decisions.update(items)
-        with np.load(work_path(self.plan, sf)) as npz:  # an NpzFile reads a member on every access
+        with arrays_io.load(work_path(self.plan, sf)) as npz:  # an NpzFile reads a member on every access
             sketch = {k: npz[k] for k in ("signatures", "exact", "url", "num_shingles")}
-        name = Path(sf.path).name
-        out = Path(self.plan.out_dir)
+        name = os.path.basename(sf.path)
+        out = self.plan.out_dir
         kept_total = 0
-        with AtomicParquetWriter(out / name, self.plan.out_schema) as docs_w, \
-                AtomicParquetWriter(out / SIGNATURES / name, signature_schema(self.plan.cfg.num_perm)) as sig_w:
+        sig_path = storage.join(storage.join(out, SIGNATURES), name)
+        with AtomicParquetWriter(storage.join(out, name), self.plan.out_schema) as docs_w, \
+                AtomicParquetWriter(sig_path, signature_schema(self.plan.cfg.num_perm)) as sig_w, \
+                open_parquet(sf.path) as pf:
             row0 = 0
-            for batch in pq.ParquetFile(sf.path).iter_batches(batch_size=self.plan.cfg.batch_size):
+            for batch in pf.iter_batches(batch_size=self.plan.cfg.batch_size):
                 n = batch.num_rows
                 keep = np.ones(n, dtype=bool)
                 count = np.ones(n, dtype=np.int32)

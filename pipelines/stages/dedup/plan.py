@@ -8,16 +8,17 @@ are never shuffled. A previous run's kept documents (`--against`) have file keys
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from filters.dedup.components import Node, neg_score
 from filters.dedup.config import DedupConfig
 from filters.dedup.minhash import MinHasher
+from pipelines import storage
+from pipelines.io import arrays as arrays_io
+from pipelines.io.parquet import open_parquet, read_table
 from pipelines.stages import get_stage
 
 NAME = get_stage("dedup").folder
@@ -112,11 +113,12 @@ def read_nodes(plan: Plan, sf: SourceFile, rows: np.ndarray, exact: np.ndarray, 
     if sf.prior:
         assert sf.signatures is not None
         score_col: str | None = "score"
-        table = pq.read_table(sf.signatures, columns=["id", "score"])
+        table = read_table(sf.signatures, columns=["id", "score"])
     else:
-        names = pq.read_schema(sf.path).names
+        with open_parquet(sf.path) as pf:
+            names = pf.schema_arrow.names
         score_col = plan.score_column if plan.score_column in names else None
-        table = pq.read_table(sf.path, columns=["id"] + ([score_col] if score_col else []))
+        table = read_table(sf.path, columns=["id"] + ([score_col] if score_col else []))
     table = table.take(pa.array(rows))
     return NodeArrays(
         tier=np.full(len(rows), sf.tier, dtype=np.uint8),
@@ -131,17 +133,15 @@ def read_nodes(plan: Plan, sf: SourceFile, rows: np.ndarray, exact: np.ndarray, 
 # ---- the work folder: a file's sketches between the passes ----------------------------------------------
 
 
-def shingles_path(plan: Plan, sf: SourceFile) -> Path:
-    return Path(plan.work_dir) / f"shingles-{sf.key:08x}.npy"
+def shingles_path(plan: Plan, sf: SourceFile) -> str:
+    return storage.join(plan.work_dir, f"shingles-{sf.key:08x}.npy")
 
 
-def work_path(plan: Plan, sf: SourceFile) -> Path:
-    return Path(plan.work_dir) / f"sketch-{sf.key:08x}.npz"
+def work_path(plan: Plan, sf: SourceFile) -> str:
+    return storage.join(plan.work_dir, f"sketch-{sf.key:08x}.npz")
 
 
-def save_sketch(path: Path, **arrays: np.ndarray) -> None:
-    """A file's sketches (signatures, exact and URL keys, band keys), kept on disk between passes."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-    tmp.replace(path)
+def save_sketch(path: str, **arrays: np.ndarray) -> None:
+    """A file's sketches (signatures, exact and URL keys, band keys), kept in the attempt's scratch
+    folder between passes (on the run's store: every worker reaches it)."""
+    arrays_io.save_npz(path, **arrays)

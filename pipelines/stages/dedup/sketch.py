@@ -13,7 +13,6 @@ from collections.abc import Iterable, Iterator
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from filters.dedup.lsh import band_keys
 from filters.dedup.minhash import MinHasher
@@ -22,6 +21,8 @@ from filters.dedup.shingles import shingle_normalized
 from filters.dedup.urls import url_key
 from filters.dedup.verify import verify_values
 from pipelines import progress
+from pipelines.io import arrays as arrays_io
+from pipelines.io.parquet import open_parquet, read_table
 from pipelines.stages.base import counter
 from pipelines.stages.dedup.plan import (
     NAME,
@@ -83,23 +84,23 @@ class SketchFile(beam.DoFn):
                 yield (kind, j, p), values[part == p]
 
     def _sketch(self, sf: SourceFile) -> dict[str, np.ndarray]:
-        pf = pq.ParquetFile(sf.path)
         parts, urls = [], []
-        for batch in pf.iter_batches(batch_size=self.plan.cfg.batch_size, columns=["text", "url"]):
-            parts.append(sketch_texts(batch.column("text").to_pylist(), self.plan, self.hasher))
-            urls += [url_key(u) for u in batch.column("url").to_pylist()]
+        with open_parquet(sf.path) as pf:
+            for batch in pf.iter_batches(batch_size=self.plan.cfg.batch_size, columns=["text", "url"]):
+                parts.append(sketch_texts(batch.column("text").to_pylist(), self.plan, self.hasher))
+                urls += [url_key(u) for u in batch.column("url").to_pylist()]
         if not parts:
             parts = [sketch_texts([], self.plan, self.hasher)]
         out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         out["url"] = np.array(urls, dtype=np.uint64)
         # the shingles go to a plain .npy file, which verification maps instead of loading
-        np.save(shingles_path(self.plan, sf), out.pop("shingles"))
+        arrays_io.save_npy(shingles_path(self.plan, sf), out.pop("shingles"))
         return out
 
     def _stored(self, sf: SourceFile) -> dict[str, np.ndarray]:
         """A prior run's kept documents, from their stored signatures (no text is read)."""
         assert sf.signatures is not None
-        t = pq.read_table(sf.signatures, columns=["signature", "exact", "url_key", "num_shingles"])
+        t = read_table(sf.signatures, columns=["signature", "exact", "url_key", "num_shingles"])
         n = t.num_rows
         return {
             "signatures": _fixed_binary(t.column("signature"), "<u4").reshape(n, self.plan.cfg.num_perm).astype(np.uint32),
@@ -136,7 +137,7 @@ class Members(beam.DoFn):
 
     def process(self, sf: SourceFile, repeated: dict[tuple[str, int], np.ndarray]):
         plan, cfg = self.plan, self.plan.cfg
-        with np.load(work_path(plan, sf)) as sk:
+        with arrays_io.load(work_path(plan, sf)) as sk:
             exact, url, keys = sk["exact"], sk["url"], sk["band_keys"]
         refs = (np.int64(sf.key) << ROW_BITS) + np.arange(len(exact), dtype=np.int64)
         P = np.uint64(cfg.partitions)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -10,15 +11,15 @@ from typing import Any
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from filters.dedup.config import DedupConfig
 from filters.dedup.lsh import s_curve
 from filters.dedup.normalize import NORMALIZATION_VERSION
+from pipelines import storage
 from pipelines.config import JobConfig
 from pipelines.configlib import ConfigError, replace_section
-from pipelines.io.parquet import WriteShards
-from pipelines.runlayout import RunLayout, count_rows
+from pipelines.io.parquet import WriteShards, open_parquet, read_table
+from pipelines.runlayout import RunLayout, count_rows, same_run, scratch_of
 from pipelines.stages.base import BeamStage, StageError, run_beam_stage
 from pipelines.stages.common import WriteRejected
 from pipelines.stages.dedup.output import (
@@ -64,18 +65,19 @@ def prior_files(against: str | Path, cfg: DedupConfig) -> tuple[list[SourceFile]
     if problems:
         raise ConfigError(f"--against {against}: stored signatures are incompatible: {'; '.join(problems)}")
     files = []
+    signatures = {os.path.basename(p): p for p in prior.parts(NAME, f"{SIGNATURES}/part-*.parquet")}
     for k, part in enumerate(prior.parts(NAME)):
-        sig = part.parent / SIGNATURES / part.name
-        if not sig.is_file():
-            raise StageError(f"--against {against}: missing stored signatures {sig}")
-        files.append(SourceFile(PRIOR_FILE_BIT | k, str(part), str(sig)))
+        sig = signatures.get(os.path.basename(part))
+        if sig is None:
+            raise StageError(f"--against {against}: missing stored signatures of {part}")
+        files.append(SourceFile(PRIOR_FILE_BIT | k, part, sig))
     return files, success["fingerprint"]
 
 
-def cluster_stats(out: Path) -> dict[str, Any]:
+def cluster_stats(out: str) -> dict[str, Any]:
     counts = np.array([], dtype=np.int64)
-    for p in sorted(out.glob("part-*.parquet")):
-        counts = np.concatenate([counts, pq.read_table(p, columns=["dup_count"]).column("dup_count").to_numpy()])
+    for p in storage.glob(storage.join(out, "part-*.parquet")):
+        counts = np.concatenate([counts, read_table(p, columns=["dup_count"]).column("dup_count").to_numpy()])
     dup = counts[counts > 1]
     sizes = {str(k): int(v) for k, v in zip(*np.unique(dup, return_counts=True), strict=True)} if len(dup) else {}
     return {
@@ -97,14 +99,15 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
         raise StageError(f"stage '{src}' in {layout.root} has no part files")
     if len(parts) >= PRIOR_FILE_BIT:
         raise StageError(f"too many input files ({len(parts)})")
-    in_schema = pq.read_schema(parts[0]).remove_metadata()
+    with open_parquet(parts[0]) as pf:
+        in_schema = pf.schema_arrow.remove_metadata()
     bands, rows = cfg.banding()
     plan = Plan(cfg, bands, rows, score_column(cfg, in_schema))
     current = [SourceFile(i, str(p)) for i, p in enumerate(parts)]
     inputs = [f"{src}:{layout.read_success(src)['fingerprint']}"]
     prior: list[SourceFile] = []
     if against:
-        if Path(against).resolve() == layout.root.resolve():
+        if same_run(against, layout):
             raise ConfigError("--against: must be another run than --run")
         prior, prior_fp = prior_files(against, cfg)
         inputs.append(f"against:{prior_fp}")
@@ -113,20 +116,20 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
 
     def build(p: beam.Pipeline, out: str, rejected_dir: str) -> None:
         for sub in (SIGNATURES, EDGES):
-            (out / sub).mkdir(exist_ok=True)
-        work = out.parent / "work"  # inside the stage's .tmp folder: removed by commit and abort
-        work.mkdir(exist_ok=True)
-        full_plan = replace(plan, out_dir=str(out), work_dir=str(work), out_schema=schema)
+            storage.makedirs(storage.join(out, sub))
+        work = storage.join(scratch_of(out), "work")  # the attempt's scratch: removed by commit and abort
+        storage.makedirs(work)
+        full_plan = replace(plan, out_dir=out, work_dir=work, out_schema=schema)
         rejected, edges = p | "Dedup" >> Dedup(full_plan, current, prior)
         _ = rejected | "WriteRejected" >> WriteRejected(NAME, rejected_dir, n, REJECTED_SCHEMA)
         _ = (
             edges
             | "EdgeRows" >> beam.Map(edge_row)
             # a pair can be linked both as exact and as URL duplicates: (edge, kind) is unique
-            | "WriteEdges" >> WriteShards(out / EDGES, EDGE_SCHEMA, 1, key="edge", order=("edge", "kind"))
+            | "WriteEdges" >> WriteShards(storage.join(out, EDGES), EDGE_SCHEMA, 1, key="edge", order=("edge", "kind"))
         )
 
-    def extra(out: Path, _rejected: Path) -> dict[str, Any]:
+    def extra(out: str, _rejected: str) -> dict[str, Any]:
         return {"lsh": {"bands": bands, "rows": rows, "num_perm": cfg.num_perm, "threshold": cfg.threshold},
                 "against": str(against) if against else None, **cluster_stats(out)}
 

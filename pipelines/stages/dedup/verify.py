@@ -7,12 +7,13 @@ from collections.abc import Iterable
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from filters.dedup.components import Node
 from filters.dedup.normalize import normalize_bytes
 from filters.dedup.shingles import shingle_normalized
 from filters.dedup.verify import jaccard, verify_values
+from pipelines.io import arrays as arrays_io
+from pipelines.io.parquet import read_table
 from pipelines.stages.base import counter
 from pipelines.stages.dedup.plan import NAME, ROW_BITS, Plan, SourceFile, read_nodes, shingles_path, work_path
 
@@ -51,7 +52,7 @@ class VerifyPairs(beam.DoFn):
         for key in np.unique(keys).tolist():
             sf = self.files[key]
             rows = refs[keys == key] & ((1 << ROW_BITS) - 1)
-            with np.load(work_path(self.plan, sf)) as sk:
+            with arrays_io.load(work_path(self.plan, sf)) as sk:
                 exact, url, num_shingles = sk["exact"][rows], sk["url"][rows], sk["num_shingles"]
             nodes = read_nodes(self.plan, sf, rows, exact, url)
             sets = self._shingle_sets(sf, rows, num_shingles)
@@ -62,9 +63,9 @@ class VerifyPairs(beam.DoFn):
 
     def _shingle_sets(self, sf: SourceFile, rows: np.ndarray, num_shingles: np.ndarray) -> list[np.ndarray]:
         if sf.prior:  # a previous run's documents: shingled again from their text
-            texts = pq.read_table(sf.path, columns=["text"]).take(pa.array(rows)).column("text").to_pylist()
+            texts = read_table(sf.path, columns=["text"]).take(pa.array(rows)).column("text").to_pylist()
             sh = shingle_normalized([normalize_bytes(x) for x in texts], self.plan.cfg.shingle_size).shingles
             return [np.unique(verify_values(sh.of(i))) for i in range(len(rows))]
-        shingles = np.load(shingles_path(self.plan, sf), mmap_mode="r")
+        shingles = arrays_io.load(shingles_path(self.plan, sf), mmap_mode="r")
         offsets = np.concatenate([[0], np.cumsum(num_shingles)])
         return [np.unique(shingles[offsets[r] : offsets[r + 1]]) for r in rows.tolist()]
