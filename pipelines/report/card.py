@@ -11,7 +11,15 @@ from typing import Any
 
 import yaml
 
-from pipelines.report.data import DOC_STAGES, STAGE_TITLES, Missing, ReportData, StageScan, mixture_rows
+from pipelines.report.data import (
+    DOC_STAGES,
+    STAGE_TITLES,
+    Missing,
+    ReportData,
+    StageScan,
+    mixture_rows,
+    run_name,
+)
 from pipelines.report.formatting import fmt_bytes, fmt_int, fmt_pct
 
 #: Hugging Face's size buckets (by number of rows), as in its dataset-card metadata.
@@ -75,7 +83,7 @@ def front_matter(data: ReportData, manifest: dict[str, Any]) -> dict[str, Any]:
     if langs:
         meta["language"] = langs
     meta.update({
-        "pretty_name": f"curate shards: {data.run.name}",
+        "pretty_name": f"curate shards: {run_name(data.run)}",
         "task_categories": ["text-generation"],
         "size_categories": [size_category(rows)],
         "tags": ["curate", "pretraining", "tokenized"],
@@ -159,7 +167,7 @@ def render_card(data: ReportData) -> str | None:
     out = ["---", yaml.safe_dump(meta, sort_keys=False, allow_unicode=True).rstrip(), "---", ""]
     out += [
         f"# {meta['pretty_name']}", "",
-        f"Tokenized pretraining data made by curate from run `{data.run.name}`: "
+        f"Tokenized pretraining data made by curate from run `{run_name(data.run)}`: "
         f"{fmt_int(train.get('tokens'))} train tokens in {_docs(train.get('rows'))} and "
         f"{fmt_int(val.get('tokens'))} validation tokens in {_docs(val.get('rows'))}, encoded "
         f"with a SentencePiece BPE tokenizer of {fmt_int(tok.get('vocab_size'))} tokens.", "",

@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from pipelines import storage
 from pipelines.config import JobConfig
 from pipelines.report.card import render_card
 from pipelines.report.data import DEFAULT_EXACT_ROWS, DEFAULT_SAMPLE_ROWS, gather, shards_dir
@@ -17,35 +18,45 @@ from pipelines.runlayout import RunLayout
 # ---- writing ------------------------------------------------------------------------------------------
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+def _write_text(path: str, text: str) -> None:
+    """Locally: a temporary name, then a rename; on an object store one PUT (the object appears whole)."""
+    if storage.is_remote(path):
+        storage.write_bytes(path, text.encode("utf-8"))
+        return
+    local = Path(path)
+    local.parent.mkdir(parents=True, exist_ok=True)
+    tmp = local.with_name(f".{local.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    os.replace(tmp, local)
 
 
 def write_report(
     run: str | Path | RunLayout, *, out: str | Path | None = None, card: bool = True,
     sample_rows: int = DEFAULT_SAMPLE_ROWS, exact_rows: int = DEFAULT_EXACT_ROWS,
-) -> dict[str, Path]:
+) -> dict[str, Path | str]:
     """Write RUN/report/index.html (or `out`) and, when the run has shards, RUN/shards/README.md.
 
     Returns the paths written: {"report": ..., "card": ...} (no "card" without shards).
     """
     layout = run if isinstance(run, RunLayout) else RunLayout(run)
-    if not layout.root.is_dir():
+    if layout.remote:
+        storage.check_reachable(layout.url)  # a missing bucket or no access: fail, naming it
+        if not storage.walk_files(layout.url):
+            raise FileNotFoundError(f"run folder {layout.url} does not exist")
+    elif not layout.root.is_dir():
         raise FileNotFoundError(f"run folder {layout.root} does not exist")
-    data = gather(layout.root, sample_rows=sample_rows, exact_rows=exact_rows)
-    written: dict[str, Path] = {}
-    page = Path(out) if out else layout.root / "report" / "index.html"
-    _write_text_atomic(page, render_page(data))
-    written["report"] = page
+    data = gather(layout, sample_rows=sample_rows, exact_rows=exact_rows)
+    written: dict[str, Path | str] = {}
+    page = str(out) if out else layout.join("report", "index.html")
+    _write_text(page, render_page(data))
+    written["report"] = Path(page) if not storage.is_remote(page) else page
     if card:
         text = render_card(data)
         d = shards_dir(layout)
         if text is not None and d is not None:
-            _write_text_atomic(d / "README.md", text)
-            written["card"] = d / "README.md"
+            readme = storage.join(str(d), "README.md")
+            _write_text(readme, text)
+            written["card"] = Path(readme) if not storage.is_remote(readme) else readme
     return written
 
 

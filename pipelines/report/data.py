@@ -15,6 +15,7 @@ histograms and quantiles always use at most `sample_rows` lengths per stage.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import math
@@ -27,9 +28,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from pipelines.runlayout import RunLayout
+from pipelines import storage
+from pipelines.io.parquet import open_parquet
+from pipelines.runlayout import RunLayout, StageMissingError, read_json
 from pipelines.stages import STAGES
 from pipelines.stages.eval import NAME as EVAL_NAME
 from pipelines.stages.eval import RESULTS as EVAL_RESULTS_FILE
@@ -134,9 +136,14 @@ class FunnelRow:
     note: str = ""
 
 
+def run_name(run: Path | str) -> str:
+    """The run folder's last name (of a path or a URL)."""
+    return str(run).rstrip("/").replace("\\", "/").rsplit("/", 1)[-1]
+
+
 @dataclass
 class ReportData:
-    run: Path
+    run: Path | str  # the run folder: a local path, or the URL of one on an object store
     stages: dict[str, dict[str, Any] | None]  # stage -> its _SUCCESS (None: not run)
     scans: dict[str, StageScan | Missing]
     funnel: list[FunnelRow]
@@ -182,29 +189,39 @@ def read_success(layout: RunLayout, stage: str) -> dict[str, Any] | None:
     if not layout.is_complete(stage):
         return None
     try:
-        data = json.loads(layout.success_path(stage).read_text())
-    except (OSError, ValueError) as e:
+        data = layout.read_success(stage)
+    except (OSError, ValueError, StageMissingError) as e:
         log.warning("unreadable %s: %s", layout.success_path(stage), e)
         return None
     return data if isinstance(data, dict) else None
 
 
-def shards_dir(layout: RunLayout) -> Path | None:
-    """The completed tokenize stage's folder (holding manifest.json), if any."""
+def shards_dir(layout: RunLayout) -> Path | str | None:
+    """The completed tokenize stage's folder (whose _SUCCESS lists manifest.json), if any."""
     name = STAGE_DIRS["tokenize"]
-    d = layout.stage_dir(name)
-    if layout.is_complete(name) and (d / MANIFEST).is_file():
-        return d
+    if layout.has_file(name, MANIFEST):
+        return layout.stage_dir(name)
     return None
 
 
-def _row_group_order(parts: list[Path]) -> list[tuple[Path, int, int]]:
+def _schema_names(path: str) -> set[str]:
+    with open_parquet(path) as pf:
+        return set(pf.schema_arrow.names)
+
+
+def _read_row_group(path: str, rg: int, columns: list[str]) -> pa.Table:
+    with open_parquet(path) as pf:
+        return pf.read_row_group(rg, columns=columns)
+
+
+def _row_group_order(parts: list[str]) -> list[tuple[str, int, int]]:
     """(part, row group, rows), round-robin across parts: row group 0 of every part, then 1, ..."""
     per_part = []
     for p in parts:
-        meta = pq.read_metadata(p)
+        with open_parquet(p) as pf:
+            meta = pf.metadata
         per_part.append([(p, i, meta.row_group(i).num_rows) for i in range(meta.num_row_groups)])
-    order: list[tuple[Path, int, int]] = []
+    order: list[tuple[str, int, int]] = []
     for i in range(max((len(g) for g in per_part), default=0)):
         order.extend(g[i] for g in per_part if i < len(g))
     return order
@@ -251,7 +268,7 @@ def scan_stage(
     parts = layout.parts(folder)
     if not parts:
         return Missing(f"the {stage} stage wrote no part files")
-    names = set(pq.read_schema(parts[0]).names)
+    names = _schema_names(parts[0])
     if "text" not in names:
         return Missing(f"RUN/{stage} has no text column")
     lang_col = next((c for c in language_columns if c in names), None)
@@ -272,7 +289,7 @@ def scan_stage(
     for path, rg, _n in order:
         if not scan_all and scanned >= sample_rows:
             break
-        table = pq.ParquetFile(path).read_row_group(rg, columns=columns)
+        table = _read_row_group(path, rg, columns)
         if not scan_all:  # rows in a part are ordered by a hash of the id: a prefix is a fair sample
             table = table.slice(0, sample_rows - scanned)
         length = pc.cast(pc.binary_length(table.column("text")), pa.int64())
@@ -309,7 +326,7 @@ def scan_rejected_languages(
     parts = layout.rejected_parts(STAGE_DIRS.get(stage, stage))
     if not parts:
         return None
-    names = set(pq.read_schema(parts[0]).names)
+    names = _schema_names(parts[0])
     column = next((c for c in language_columns if c in names), None)
     if column is None:
         return None
@@ -320,7 +337,7 @@ def scan_rejected_languages(
     for path, rg, _n in order:
         if rows > exact_rows and scanned >= sample_rows:
             break
-        col = pq.ParquetFile(path).read_row_group(rg, columns=[column]).column(column)
+        col = _read_row_group(path, rg, [column]).column(column)
         if rows > exact_rows:
             col = col.slice(0, sample_rows - scanned)
         scanned += len(col)
@@ -329,21 +346,21 @@ def scan_rejected_languages(
 
 
 def read_manifest(layout: RunLayout) -> dict[str, Any] | Missing:
-    d = shards_dir(layout)
-    if d is None:
+    name = STAGE_DIRS["tokenize"]
+    if not layout.has_file(name, MANIFEST):
         return Missing("the tokenize stage did not run (no RUN/shards/manifest.json)")
-    data = json.loads((d / MANIFEST).read_text())
+    path = layout.file(name, MANIFEST)
+    data = read_json(path)
     if not isinstance(data, dict):
-        return Missing(f"{d / MANIFEST} is not a JSON object")
+        return Missing(f"{path} is not a JSON object")
     return data
 
 
 def read_tokenizer_card(layout: RunLayout) -> dict[str, Any] | Missing:
     name = STAGE_DIRS["tokenizer"]
-    path = layout.stage_dir(name) / TOKENIZER_CARD
-    if not (layout.is_complete(name) and path.is_file()):
+    if not layout.has_file(name, TOKENIZER_CARD):
         return Missing("the tokenizer stage did not run (no RUN/tokenizer/tokenizer_card.json)")
-    return json.loads(path.read_text())
+    return read_json(layout.file(name, TOKENIZER_CARD))
 
 
 def _bpt_entries(block: Any) -> dict[str, dict[str, Any]]:
@@ -358,10 +375,9 @@ def read_tokenizer_eval(layout: RunLayout) -> dict[str, Any] | Missing:
     """Bytes per token on held-out documents per source and per language (`curate tokenizer-eval`)."""
     folder = STAGE_DIRS["tokenizer-eval"]
     rel = f"{folder}/{TOKENIZER_EVAL}"
-    path = layout.root / rel
-    if not (path.is_file() and layout.is_complete(folder)):
+    if not layout.has_file(folder, TOKENIZER_EVAL):
         return Missing("the tokenizer-eval stage did not run (no RUN/tokenizer_eval/eval.json)")
-    data = json.loads(path.read_text())
+    data = read_json(layout.file(folder, TOKENIZER_EVAL))
     if not isinstance(data, dict):
         return Missing(f"RUN/{rel} is not a JSON object", error=True)
     overall = data.get("overall")
@@ -375,9 +391,8 @@ def read_tokenizer_eval(layout: RunLayout) -> dict[str, Any] | Missing:
 
 def read_train_info(layout: RunLayout) -> dict[str, Any]:
     """RUN/train/config.json (model size, device, tokens per step...), {} when absent."""
-    path = layout.stage_dir(STAGE_DIRS["train"]) / TRAIN_CONFIG
     try:
-        data = json.loads(path.read_text())
+        data = read_json(layout.join(STAGE_DIRS["train"], TRAIN_CONFIG))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -386,18 +401,18 @@ def read_train_info(layout: RunLayout) -> dict[str, Any]:
 def read_eval_results(layout: RunLayout) -> dict[str, Any] | None:
     """RUN/eval/results.json (`curate eval`), None when absent or unreadable."""
     try:
-        data = json.loads((layout.root / EVAL_FOLDER / EVAL_RESULTS).read_text())
+        data = read_json(layout.join(EVAL_FOLDER, EVAL_RESULTS))
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) and isinstance(data.get("sets"), dict) else None
 
 
 def read_train_metrics(layout: RunLayout) -> list[dict[str, Any]] | Missing:
-    path = layout.stage_dir(STAGE_DIRS["train"]) / TRAIN_METRICS
-    if not path.is_file():
+    path = layout.join(STAGE_DIRS["train"], TRAIN_METRICS)
+    if not storage.exists(path):
         return Missing("the train stage did not run (no RUN/train/metrics.jsonl)")
     rows = []
-    with open(path) as f:
+    with io.TextIOWrapper(storage.open_read(path), encoding="utf-8") as f:
         for line in f:
             line = line.strip()
             if not line:

@@ -16,20 +16,19 @@ import argparse
 import os
 from collections import Counter
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from filters.decontam import DecontamConfig, NgramIndex, Outcome, build_index, decontaminate
 from filters.document import Document, Rejected, snippet
+from pipelines import storage
 from pipelines.config import JobConfig
 from pipelines.configlib import ConfigError
 from pipelines.document import rejected_schema
 from pipelines.evalsets import load_eval_sets
-from pipelines.io.parquet import ReadDocuments
+from pipelines.io.parquet import ReadDocuments, open_parquet, read_table
 from pipelines.runlayout import RunLayout, count_rows
 from pipelines.stages import get_stage
 from pipelines.stages.base import BeamStage, StageError, counter, run_beam_stage
@@ -74,7 +73,7 @@ class DecontaminateBatch(beam.DoFn):
         self.index: NgramIndex | None = None
 
     def setup(self) -> None:
-        with open(self.index_path, "rb") as f:
+        with storage.open_read(self.index_path) as f:
             self.index = NgramIndex.from_bytes(f.read())
 
     def process(self, batch: list[Document]):
@@ -94,7 +93,7 @@ class DecontaminateBatch(beam.DoFn):
 class Decontaminate(beam.PTransform):
     """Parquet document files -> (kept documents, rejected records)."""
 
-    def __init__(self, paths: list[Path], index_path: str, cfg: DecontamConfig):
+    def __init__(self, paths: list[str], index_path: str, cfg: DecontamConfig):
         super().__init__()
         self.paths, self.index_path, self.cfg = paths, index_path, cfg
 
@@ -135,20 +134,20 @@ def fingerprint_section(config: JobConfig) -> dict[str, Any]:
     return {"decontaminate": cfg, "eval_sets": listing}
 
 
-def _output_schema(paths: list[Path]) -> pa.Schema:
-    schema = pq.read_schema(paths[0])
-    schema = schema.remove_metadata()
+def _output_schema(paths: list[str]) -> pa.Schema:
+    with open_parquet(paths[0]) as pf:
+        schema = pf.schema_arrow.remove_metadata()
     if SPANS_COLUMN not in schema.names:
         schema = schema.append(pa.field(SPANS_COLUMN, pa.int64()))
     return schema
 
 
-def per_set_counts(rejected_dir: Path) -> dict[str, dict[str, int]]:
+def per_set_counts(rejected_dir: str) -> dict[str, dict[str, int]]:
     """Per eval set: documents touched, documents dropped, spans removed."""
     counts: dict[str, Counter[str]] = {}
     docs: dict[str, set[str]] = {}
-    for part in sorted(rejected_dir.glob("part-*.parquet")):
-        for r in pq.read_table(part, columns=["eval_set", "action", "id"]).to_pylist():
+    for part in storage.glob(storage.join(str(rejected_dir), "part-*.parquet")):
+        for r in read_table(part, columns=["eval_set", "action", "id"]).to_pylist():
             c = counts.setdefault(r["eval_set"], Counter())
             c["dropped_docs" if r["action"].startswith("dropped") else "removed_spans"] += 1
             docs.setdefault(r["eval_set"], set()).add(r["id"])
@@ -167,13 +166,13 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
     n = cfg.num_shards or len(paths)
 
     def build(p: beam.Pipeline, out: str, rejected_dir: str) -> None:
-        index_path = out / INDEX_FILE
-        index_path.write_bytes(index.to_bytes())
-        docs, rejected = p | "Decontaminate" >> Decontaminate(paths, str(index_path), cfg)
+        index_path = storage.join(out, INDEX_FILE)
+        storage.write_bytes(index_path, index.to_bytes())
+        docs, rejected = p | "Decontaminate" >> Decontaminate(paths, index_path, cfg)
         _ = docs | "WriteDocs" >> WriteDocuments(out, n, schema)
         _ = rejected | "WriteRejected" >> WriteRejected(NAME, rejected_dir, 1, REJECTED_OUTPUT_SCHEMA)
 
-    def extra(_out: Path, rejected_dir: Path) -> dict[str, Any]:
+    def extra(_out: str, rejected_dir: str) -> dict[str, Any]:
         return {
             "source_stage": source,
             "index": {"ngrams": len(index), "bytes": index.nbytes, "sha256": digest, "lengths": list(index.lengths),
