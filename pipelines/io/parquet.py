@@ -8,6 +8,7 @@ with pyarrow (zstd, page checksums). Same rows in, byte-identical files out, on 
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ def part_name(shard: int, prefix: str = "part") -> str:
 
 class AtomicParquetWriter:
     """One Parquet file written table by table, appearing whole or not at all. Locally it is written
-    under a hidden temporary name (`.NAME.tmp`) and renamed into place on success; on an object store
+    under a hidden temporary name (`.NAME.<nonce>.tmp`) and renamed into place on success; on an object store
     (a URL) it streams straight to the object as a multipart upload (storage's `part_size`) that is
     completed on success and aborted on an exception, so no partial object appears. Every curate
     Parquet file goes through here (zstd, page checksums, row groups of `row_group_size` rows);
@@ -62,7 +63,8 @@ class AtomicParquetWriter:
         self.url = str(path)
         self.remote = storage.is_remote(self.url)
         self.path = Path(path) if not self.remote else None
-        self.tmp = self.path.with_name(f".{self.path.name}.tmp") if self.path else None
+        # unique: a runner may run the same bundle twice at once (Dask recomputes a shared branch)
+        self.tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex[:8]}.tmp") if self.path else None
         self.pending: list[pa.Table] = []
         self.rows = 0
 

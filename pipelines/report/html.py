@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.report.data import Missing, StageScan
+from pipelines.report.data import Missing, StageScan, run_name
 
 SCROLL_ROWS = 20  # longer tables get a fixed height and scroll
 
@@ -101,7 +101,7 @@ def render_sections(run_path: Any, sections: Sequence[Section]) -> str:
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>curate report: {esc(run_path.name)}</title><style>{CSS}</style></head><body><main>"
+        f"<title>curate report: {esc(run_name(run_path))}</title><style>{CSS}</style></head><body><main>"
         f'<h1>curate run report</h1><p class="run">{esc(run_path)}</p>'
         f'<nav><strong>Contents</strong><ol>{toc}</ol></nav>{body}</main></body></html>\n'
     )

@@ -32,7 +32,7 @@ STAGES = ["ingest", "filter", "dedup", "dedup_lines", "tokenizer", "tokenizer_ev
 INPUTS = [("web", "web/*.warc.gz", None), ("books", "books/pg11.txt", None), ("udhr", "udhr/*.jsonl", "text")]
 
 
-def _job(path: Path, root: str) -> Path:
+def _job(path: Path, root: str, report: bool = False) -> Path:
     inputs = []
     for name, pattern, kind in INPUTS:
         spec = {"path": f"{root}/{pattern}", "name": name}
@@ -40,7 +40,7 @@ def _job(path: Path, root: str) -> Path:
             spec["kind"] = kind
         inputs.append(spec)
     path.write_text(yaml.safe_dump({
-        "inputs": inputs, "stages": STAGES, "report": False, "runner": {"workers": 1},
+        "inputs": inputs, "stages": STAGES, "report": report, "runner": {"workers": 1},
         "tokenizer": {"vocab_size": 1000}, "tokenize": {"val_fraction": 0.1},
     }))
     return path
@@ -85,7 +85,7 @@ def secret_s3(s3, monkeypatch):
 def test_job_with_inputs_and_run_in_a_bucket_matches_local_disk(secret_s3, reference, tmp_path):
     client, bucket, proxy = secret_s3
     upload_tree(client, bucket, "sample", SAMPLE_DIR)
-    job = _job(tmp_path / "job.yaml", f"s3://{bucket}/sample")
+    job = _job(tmp_path / "job.yaml", f"s3://{bucket}/sample", report=True)
     assert curate(["run", str(job), "--run", f"s3://{bucket}/runs/demo"]) == 0
     assert _bucket_shards(client, bucket, "runs/demo") == reference
     keys = _keys(client, bucket, "runs/demo/")
@@ -93,6 +93,9 @@ def test_job_with_inputs_and_run_in_a_bucket_matches_local_disk(secret_s3, refer
     assert any(k.startswith("runs/demo/filter/_attempts/") for k in keys)
     assert not [k for k in keys if "/_work/" in k or "/.tmp/" in k]
     assert "runs/demo/config.yaml" in keys and "runs/demo/shards/_SUCCESS" in keys
+    assert {"runs/demo/report/index.html", "runs/demo/shards/README.md"} <= set(keys)  # the report reads the bucket
+    page = client.get_object(Bucket=bucket, Key="runs/demo/report/index.html")["Body"].read().decode()
+    assert "Missing" not in page and "could not read" not in page
     layout = RunLayout(f"s3://{bucket}/runs/demo")
     success = layout.read_success("filter")
     assert count_rows(layout.parts("filter")) == success["counts"]["out"]
