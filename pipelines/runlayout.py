@@ -301,12 +301,13 @@ def clean_stale_attempts(layout: RunLayout, stage: str, keep: str) -> None:
     """Delete every file under a remote stage's folder (and its rejected folder) but `_SUCCESS` and the
     attempt `keep`: parts of killed attempts, the previous commit's parts, old scratch files."""
     keep_prefix = keep.rstrip("/") + "/"
+    stale = []
     for folder in (layout.join(stage), layout.join("rejected", stage)):
         for entry in storage.walk_files(folder, hidden=True):
             rel = storage.relative(entry.path, folder)
-            if rel == SUCCESS or rel.startswith(keep_prefix):
-                continue
-            storage.remove(entry.path)
+            if rel != SUCCESS and not rel.startswith(keep_prefix):
+                stale.append(entry.path)
+    storage.remove_files(stale)
 
 
 def _describe(folder: str) -> list[dict[str, Any]]:

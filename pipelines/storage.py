@@ -63,14 +63,39 @@ class StorageConfig:
             raise ValueError("endpoint_url: must not hold credentials (use the standard AWS variables)")
 
 
-_config = StorageConfig()
+# Worker processes started by this one (Beam's multi-process DirectRunner, a local Dask cluster) inherit
+# the options through this variable; workers elsewhere get them from the DoFns that carry them.
+CONFIG_ENV = "CURATE_STORAGE_CONFIG"
 _filesystems: dict[tuple, Any] = {}
 
 
+def _inherited() -> StorageConfig:
+    import json
+
+    text = os.environ.get(CONFIG_ENV)
+    if not text:
+        return StorageConfig()
+    try:
+        return StorageConfig(**json.loads(text))
+    except (ValueError, TypeError):
+        return StorageConfig()
+
+
+_config = _inherited()
+
+
 def configure(cfg: StorageConfig) -> None:
-    """Set this process's storage options (the CLI does, and each Beam worker in `setup`)."""
+    """Set this process's storage options (the CLI does, and each Beam worker in `setup`); processes it
+    starts later inherit them."""
+    import dataclasses
+    import json
+
     global _config
     _config = cfg
+    if cfg == StorageConfig():
+        os.environ.pop(CONFIG_ENV, None)
+    else:
+        os.environ[CONFIG_ENV] = json.dumps(dataclasses.asdict(cfg))
 
 
 def current_config() -> StorageConfig:
@@ -519,6 +544,18 @@ def remove(path: str) -> None:
     with_retries(path, rm)
 
 
+def remove_files(paths: list[str]) -> None:
+    """Delete files that may exist; on an object store in batched requests (S3: 1,000 keys each)."""
+    remote = [p for p in paths if is_remote(p)]
+    for p in paths:
+        if not is_remote(p):
+            remove(p)
+    if not remote:
+        return
+    fs = filesystem(remote[0])
+    with_retries(remote[0], lambda: fs.rm([_strip(p) for p in remote]))
+
+
 def remove_tree(path: str) -> None:
     """Delete a folder (a local tree, or every object under a URL prefix) if it exists."""
     if not is_remote(path):
@@ -526,8 +563,7 @@ def remove_tree(path: str) -> None:
 
         shutil.rmtree(path, ignore_errors=True)
         return
-    for e in walk_files(path, hidden=True):
-        remove(e.path)
+    remove_files([e.path for e in walk_files(path, hidden=True)])
 
 
 def makedirs(path: str) -> None:
