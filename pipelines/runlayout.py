@@ -256,12 +256,16 @@ class StageCommit:
         layout = self.layout
         # The commit point: one PUT of _SUCCESS, which replaces the old one whole.
         write_json(layout.join(self.stage, SUCCESS), success)
-        self.abort()  # the scratch files
+        storage.remove_tree(self.tmp)  # the scratch files
         clean_stale_attempts(layout, self.stage, self.attempt)
         return layout.join(self.stage)
 
     def abort(self) -> None:
+        """Remove what this attempt wrote (a killed attempt's files go at the stage's next commit)."""
         storage.remove_tree(self.tmp)
+        if self.layout.remote:
+            storage.remove_tree(self.out)
+            storage.remove_tree(self.rejected)
 
 
 def scratch_of(out: str) -> str:

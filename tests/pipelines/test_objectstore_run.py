@@ -106,11 +106,13 @@ def test_job_with_inputs_and_run_in_a_bucket_matches_local_disk(secret_s3, refer
         assert SECRET.encode() not in client.get_object(Bucket=bucket, Key=key)["Body"].read(), key
 
 
-def test_stray_parts_are_never_read(s3, tmp_path):
-    """Parts of a killed attempt, or a stray part next to _SUCCESS, are not in _SUCCESS: not read."""
-    client, bucket, _ = s3
+def test_stray_parts_are_never_read(s3, tmp_path, monkeypatch):
+    """Parts of a killed attempt, or a stray part next to _SUCCESS, are not in _SUCCESS: not read.
+    (The endpoint comes from the config here, and filter runs two worker processes: they inherit it.)"""
+    client, bucket, proxy = s3
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
     run = f"s3://{bucket}/runs/stray"
-    args = ["--run", run, "--workers", "1"]
+    args = ["--run", run, "--workers", "1", "--set", f"storage.endpoint_url={proxy.url}"]
     assert curate(["ingest", *args, "--input", f"udhr={SAMPLE_DIR}/udhr/*.jsonl"]) == 0
     layout = RunLayout(run)
     committed = layout.parts("ingest")
@@ -124,7 +126,7 @@ def test_stray_parts_are_never_read(s3, tmp_path):
         client.put_object(Bucket=bucket, Key=key, Body=buf.getvalue())
     assert layout.parts("ingest") == committed and count_rows(layout.parts("ingest")) == n
     assert all("/dead/" not in p for p in layout.rejected_parts("ingest"))
-    assert curate(["filter", "--run", run, "--workers", "1"]) == 0
+    assert curate(["filter", "--run", run, "--workers", "2", "--set", f"storage.endpoint_url={proxy.url}"]) == 0
     assert RunLayout(run).read_success("filter")["counts"]["in"] == n
     # a later attempt of the stage cleans up what is not its own
     assert curate(["ingest", *args, "--input", f"udhr={SAMPLE_DIR}/udhr/*.jsonl"]) == 0
