@@ -49,3 +49,46 @@ def test_latest_documents_stage(tmp_path):
     assert layout.latest_documents_stage() == "filter"
     assert layout.latest_documents_stage(before="filter") == "ingest"
     assert layout.latest_documents_stage(before="dedup") == "filter"
+
+
+def _keys(client, bucket: str) -> list[str]:
+    return sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", []))
+
+
+def test_commit_on_an_object_store_writes_success_last_and_cleans_up(s3):
+    """No rename on a bucket: parts go under the attempt's prefix, _SUCCESS lists them, the next commit
+    deletes what its _SUCCESS does not list; an aborted attempt leaves nothing."""
+    from pipelines import storage
+
+    client, bucket, _ = s3
+    layout = RunLayout(f"s3://{bucket}/run")
+    assert layout.root == layout.url == f"s3://{bucket}/run"
+    c = layout.begin("ingest")
+    assert c.out == f"s3://{bucket}/run/ingest/_attempts/{c.nonce}"
+    storage.write_bytes(storage.join(c.out, "part-00000.parquet"), b"new")
+    storage.write_bytes(storage.join(c.rejected, "part-00000.parquet"), b"rej")
+    assert not layout.is_complete("ingest")
+    c.commit({"counts": {"out": 1}})
+    success = layout.read_success("ingest")
+    assert success["attempt"] == f"_attempts/{c.nonce}"
+    assert success["files"] == [{"path": "part-00000.parquet", "size": 3,
+                                 "sha256": hashlib.sha256(b"new").hexdigest()}]
+    assert layout.parts("ingest") == [f"{c.out}/part-00000.parquet"]
+    assert layout.rejected_parts("ingest") == [f"{c.rejected}/part-00000.parquet"]
+    assert layout.file("ingest", "part-00000.parquet") == f"{c.out}/part-00000.parquet"
+    first = _keys(client, bucket)
+    assert not [k for k in first if "/_work/" in k]
+
+    killed = layout.begin("ingest")  # a killed attempt: its files stay until the next commit
+    storage.write_bytes(storage.join(killed.out, "part-00000.parquet"), b"half")
+    c2 = layout.begin("ingest")
+    storage.write_bytes(storage.join(c2.out, "part-00001.parquet"), b"newer")
+    c2.commit({"counts": {"out": 2}})
+    assert [p.rsplit("/", 1)[-1] for p in layout.parts("ingest")] == ["part-00001.parquet"]
+    assert layout.rejected_parts("ingest") == []
+    assert _keys(client, bucket) == ["run/ingest/_SUCCESS", f"run/ingest/_attempts/{c2.nonce}/part-00001.parquet"]
+
+    aborted = layout.begin("filter")
+    storage.write_bytes(storage.join(aborted.out, "part-00000.parquet"), b"x")
+    aborted.abort()
+    assert not [k for k in _keys(client, bucket) if k.startswith("run/filter")]
