@@ -213,11 +213,12 @@ def main() -> None:
 
     layout = RunLayout(run)
     commit = layout.begin(TOKENIZER)
-    Path(ours["model"]).replace(commit.out / MODEL_FILE)
-    (work / "tokenizer.json").replace(commit.out / TOKENIZER_JSON)
-    card = build_card((commit.out / MODEL_FILE).read_bytes(), heldout={"fraction": HELDOUT, "seed": 0},
+    out = Path(commit.out)  # a local run: the attempt's folder
+    Path(ours["model"]).replace(out / MODEL_FILE)
+    (work / "tokenizer.json").replace(out / TOKENIZER_JSON)
+    card = build_card((out / MODEL_FILE).read_bytes(), heldout={"fraction": HELDOUT, "seed": 0},
                       note="written by benchmarks/tokenizer.py")
-    (commit.out / "tokenizer_card.json").write_text(json.dumps(card, indent=2))
+    (out / "tokenizer_card.json").write_text(json.dumps(card, indent=2))
     commit.commit({"stage": TOKENIZER, "fingerprint": card["fingerprint"][:16], "benchmark": True})
     t_beam = beam_stage_seconds(run, args.repeat)
 
