@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from pipelines.config import JobConfig
 from pipelines.io.parquet import WriteShards
-from pipelines.runlayout import RunLayout, write_json_atomic
+from pipelines.runlayout import RunLayout, count_rows, write_json_atomic
 from pipelines.stages import get_stage
 from pipelines.stages.base import BeamStage, counter, run_beam_stage
 from pipelines.stages.tokenizer import datasets_of, languages_of, read_batches
@@ -145,6 +145,7 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
         NAME, build, inputs,
         config={"heldout": heldout, "language_field": field},
         finish=lambda out, _rejected: finish(out, card, source),
+        total_docs=count_rows(parts),  # small inputs run in this process (pipelines.runners)
     )
     return run_beam_stage(stage, layout, config, beam_args)
 
