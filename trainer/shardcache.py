@@ -63,10 +63,11 @@ class ShardCache:
         self._workers: list[threading.Thread] = []
         self._error: BaseException | None = None
         self._rows: dict[str, list[int]] = {}  # sha256 -> rows per row group the plan was made from
+        self._closed = False
 
     def __getstate__(self) -> dict[str, Any]:  # spawned DataLoader workers: no threads, no locks
         state = self.__dict__.copy()
-        for k in ("_cond", "_state", "_queue", "_workers", "_error", "_rows", "_pid"):
+        for k in ("_cond", "_state", "_queue", "_workers", "_error", "_rows", "_pid", "_closed"):
             state.pop(k)
         return state
 
@@ -105,7 +106,7 @@ class ShardCache:
         self._this_process()
         with self._cond:
             todo = [(manifest, e) for e in entries if e.sha256 not in self._state]
-            if not todo:
+            if not todo or self._closed:
                 return
             queued = {e.sha256 for _, e in todo}
             self._queue = todo + [q for q in self._queue if q[1].sha256 not in queued]
@@ -135,13 +136,25 @@ class ShardCache:
                 raise self._error
         return self.cached_path(entry)
 
+    def close(self) -> None:
+        """Stop the background fetches (a fetch in progress finishes); `local` still fetches on demand."""
+        with self._cond:
+            self._closed = True
+            self._queue.clear()
+            self._cond.notify_all()
+        for t in self._workers:
+            t.join()
+        self._workers = []
+
     # ---- fetching ------------------------------------------------------------------------------------
 
     def _work(self) -> None:
         while True:
             with self._cond:
-                while not self._queue:
+                while not self._queue and not self._closed:
                     self._cond.wait()
+                if self._closed:
+                    return
                 manifest, entry = self._queue.pop(0)
                 if entry.sha256 in self._state:
                     continue

@@ -363,6 +363,7 @@ def train(
     loader_factory: LoaderFactory | None = None,
     eval_sets: list[TokenizedEvalSet] | None = None,
     shard_cache: ShardCache | None = None,
+    on_checkpoint: Callable[[int], None] | None = None,
 ) -> TrainResult:
     """Train (or with `resume`, continue from the latest checkpoint in `out_dir/checkpoints`).
 
@@ -372,6 +373,8 @@ def train(
     `loader_factory(manifest, cfg, dist_info, loader_state)`: the train batches (default: TrainLoader).
     `shard_cache`: the shards are in an object store, fetched and verified through this cache
     (`shards_dir` then only names them in messages).
+    `on_checkpoint(step)`: called on the main rank after each checkpoint is written (and the metrics
+    before it), e.g. to upload `out_dir` to object storage.
     """
     di, created = setup_distributed(cfg.device)
     try:
@@ -379,7 +382,7 @@ def train(
                       expected_fingerprint=expected_fingerprint, stop_at=stop_at,
                       log=(log if di.is_main and log else (lambda _m: None)),
                       loader_factory=loader_factory or default_loader, eval_sets=eval_sets or [],
-                      shard_cache=shard_cache)
+                      shard_cache=shard_cache, on_checkpoint=on_checkpoint)
     finally:
         if created:
             dist.destroy_process_group()
@@ -410,7 +413,8 @@ def _truncate_metrics(path: Path, keep_until: int) -> None:
 def _train(cfg: TrainConfig, shards_dir: Path, out_dir: Path, di: DistInfo, *, resume: bool,
            expected_fingerprint: str | None, stop_at: int | None, log: Callable[[str], None],
            loader_factory: LoaderFactory, eval_sets: list[TokenizedEvalSet],
-           shard_cache: ShardCache | None = None) -> TrainResult:
+           shard_cache: ShardCache | None = None,
+           on_checkpoint: Callable[[int], None] | None = None) -> TrainResult:
     from trainer.data import ShardError, eval_batches, load_manifest
 
     t_start = time.perf_counter()
@@ -598,6 +602,8 @@ def _train(cfg: TrainConfig, shards_dir: Path, out_dir: Path, di: DistInfo, *, r
                         + (f" mfu {record['mfu']:.1%}" if "mfu" in record else ""))
             if do_ckpt:
                 last_ckpt = save(step) or last_ckpt
+                if di.is_main and on_checkpoint is not None:
+                    on_checkpoint(step)
             interval_t0, interval_tokens = time.perf_counter(), 0  # eval and checkpoint time excluded
             if stopping:
                 break

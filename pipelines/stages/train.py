@@ -13,8 +13,8 @@ A run in object storage (`--run s3://bucket/runs/x`): the shards are streamed fr
 cache ($CURATE_CACHE, else $XDG_CACHE_HOME/curate, else ~/.cache/curate; see trainer/shardcache.py), each
 verified against the manifest's sha256 before use. The trainer writes checkpoints to a local work folder,
 CACHE/runs/<run>/train/, which mirrors RUN/train/ in the bucket: it is fetched from there before training
-(so `--resume` continues on any machine) and uploaded when training returns (done, stopped, Ctrl-C or
-SIGTERM), `_SUCCESS` last. A bucket run trains in one process (for DDP use a local or shared run folder).
+(so `--resume` continues on any machine) and uploaded after each checkpoint and when training returns
+(done, stopped, Ctrl-C or SIGTERM), `_SUCCESS` last. A bucket run trains in one process (for DDP use a local or shared run folder).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import os
 import re
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -105,34 +106,41 @@ def work_dir(root: str) -> Path:
     return cache_dir() / "runs" / f"{name}-{hashlib.sha256(url.encode()).hexdigest()[:8]}"
 
 
-def pull(url: str, local: Path, *, fetch: bool = True) -> dict[str, int]:
-    """Replace `local` by a copy of the folder `url` (without `fetch`: by nothing, as `--fresh` would
-    delete it anyway); returns each remote file's local mtime (-1: not fetched), to tell what changed."""
-    shutil.rmtree(local, ignore_errors=True)
-    local.mkdir(parents=True)
-    got = {}
-    for entry in storage.walk_files(url):
-        name = storage.relative(entry.path, url)
-        got[name] = -1
-        if fetch:
-            storage.copy(entry.path, str(local / name))
-            got[name] = (local / name).stat().st_mtime_ns
-    return got
+class Mirror:
+    """A local folder standing in for a folder in object storage: filled from it on creation (without
+    `fetch`: only listed, as `--fresh` deletes it anyway), and `push` makes the remote folder equal the
+    local one: changed files up, files gone locally (pruned checkpoints) deleted, `_SUCCESS` removed
+    first while the local folder has none and uploaded last, so that a reader never takes the
+    remote folder for complete while it holds other files than the summary describes."""
 
+    def __init__(self, url: str, local: Path, *, fetch: bool = True):
+        self.url, self.local = url, local
+        shutil.rmtree(local, ignore_errors=True)
+        local.mkdir(parents=True)
+        self.synced: dict[str, int] = {}  # remote file -> local mtime when last equal (-1: not fetched)
+        for entry in storage.walk_files(url):
+            name = storage.relative(entry.path, url)
+            self.synced[name] = -1
+            if fetch:
+                storage.copy(entry.path, str(local / name))
+                self.synced[name] = (local / name).stat().st_mtime_ns
 
-def push(local: Path, url: str, pulled: dict[str, int]) -> None:
-    """Make the folder `url` equal `local`: changed files up, files gone locally (pruned checkpoints)
-    deleted, `_SUCCESS` last so that a reader never sees a complete stage with old files."""
-    now = {p.relative_to(local).as_posix(): p.stat().st_mtime_ns for p in sorted(local.rglob("*")) if p.is_file()}
-    if "_SUCCESS" not in now:
-        storage.remove(storage.join(url, "_SUCCESS"))
-    for name in sorted(set(now) - {"_SUCCESS"}):
-        if pulled.get(name) != now[name]:
-            storage.copy(str(local / name), storage.join(url, name))
-    for gone in sorted(set(pulled) - set(now)):
-        storage.remove(storage.join(url, gone))
-    if "_SUCCESS" in now and pulled.get("_SUCCESS") != now["_SUCCESS"]:
-        storage.copy(str(local / "_SUCCESS"), storage.join(url, "_SUCCESS"))
+    def push(self) -> None:
+        now = {p.relative_to(self.local).as_posix(): p.stat().st_mtime_ns
+               for p in sorted(self.local.rglob("*")) if p.is_file()}
+        if "_SUCCESS" not in now and "_SUCCESS" in self.synced:
+            storage.remove(storage.join(self.url, "_SUCCESS"))
+            del self.synced["_SUCCESS"]
+        for name in sorted(set(now) - {"_SUCCESS"}):
+            if self.synced.get(name) != now[name]:
+                storage.copy(str(self.local / name), storage.join(self.url, name))
+                self.synced[name] = now[name]
+        for gone in sorted(set(self.synced) - set(now)):
+            storage.remove(storage.join(self.url, gone))
+            del self.synced[gone]
+        if "_SUCCESS" in now and self.synced.get("_SUCCESS") != now["_SUCCESS"]:
+            storage.copy(str(self.local / "_SUCCESS"), storage.join(self.url, "_SUCCESS"))
+            self.synced["_SUCCESS"] = now["_SUCCESS"]
 
 
 def plan_text(layout: RunLayout, config: JobConfig, url: str | None = None) -> str:
@@ -166,19 +174,19 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ValueError(f"{storage.redact(root)}: a run in object storage trains in one process "
                          "(for several, use a run folder on a shared file system)")
-    remote_out = storage.join(root, NAME)
     work = work_dir(root)
-    out = work / NAME
-    pulled = pull(remote_out, out, fetch=not fresh)
+    mirror = Mirror(storage.join(root, NAME), work / NAME, fetch=not fresh)
+    cache = shard_cache(root)
     try:
-        return _run(RunLayout(work, layout.job_fingerprints), root, out, config, resume=resume, fresh=fresh,
-                    cache=shard_cache(root))
+        return _run(RunLayout(work, layout.job_fingerprints), root, mirror.local, config, resume=resume,
+                    fresh=fresh, cache=cache, on_checkpoint=lambda _step: mirror.push())
     finally:
-        push(out, remote_out, pulled)
+        cache.close()
+        mirror.push()
 
 
 def _run(layout: RunLayout, root: str, out: Path, config: JobConfig, *, resume: bool, fresh: bool,
-         cache: ShardCache | None) -> dict[str, Any]:
+         cache: ShardCache | None, on_checkpoint: Callable[[int], None] | None = None) -> dict[str, Any]:
     """`run` with the outputs going to the local folder `out` (a bucket run's: the work folder)."""
     from trainer.data import load_manifest, unigram_cross_entropy, unigram_entropy
     from trainer.train import train
@@ -214,7 +222,7 @@ def _run(layout: RunLayout, root: str, out: Path, config: JobConfig, *, resume: 
             storage.copy(storage.join(storage.join(root, TOKENIZER), "tokenizer.model"), str(model))
         eval_sets = tokenize_eval_sets(load_eval_sets(config.eval_sets, config.train.eval_sets), model)
     result = train(config.train, shards, out, resume=resume, expected_fingerprint=fingerprint,
-                   eval_sets=eval_sets, shard_cache=cache)
+                   eval_sets=eval_sets, shard_cache=cache, on_checkpoint=on_checkpoint)
     summary: dict[str, Any] = {
         "step": result.step, "max_steps": result.max_steps, "completed": result.completed,
         "train_loss": result.loss, "val_loss": result.val_loss, "tokens": result.tokens,

@@ -5,6 +5,7 @@ manifest, and the outputs land in RUN/train/ in the bucket."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -53,7 +54,13 @@ def test_train_from_the_bucket_matches_local_reuses_its_cache_and_refuses_a_chan
     assert main(["train", "--run", url, "--fresh", *STEPS, *SETTINGS]) == 0
     assert not [p for m, p, _ in proxy.faults.seen if m == "GET" and p.endswith(".parquet")]
     assert _losses(_get(client, bucket, "runs/r1/train/metrics.jsonl").decode()) == local
-    capsys.readouterr()
+
+    # --resume takes the checkpoints from the bucket (the local work folder is rebuilt from it each run).
+    shutil.rmtree(tmp_path / "cache" / "runs")
+    assert main(["train", "--run", url, "--resume", *STEPS, *SETTINGS]) == 0
+    out = capsys.readouterr().out
+    assert "resuming from" in out and "(step 4)" in out
+    assert _losses(_get(client, bucket, "runs/r1/train/metrics.jsonl").decode()) == local
 
     # A shard whose bytes changed in the bucket: refused before use, naming its URL (cold cache).
     name = "train-00000-of-00001.parquet"
