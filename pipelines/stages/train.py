@@ -14,7 +14,8 @@ cache ($CURATE_CACHE, else $XDG_CACHE_HOME/curate, else ~/.cache/curate; see tra
 verified against the manifest's sha256 before use. The trainer writes checkpoints to a local work folder,
 CACHE/runs/<run>/train/, which mirrors RUN/train/ in the bucket: it is fetched from there before training
 (so `--resume` continues on any machine) and uploaded after each checkpoint and when training returns
-(done, stopped, Ctrl-C or SIGTERM), `_SUCCESS` last. A bucket run trains in one process (for DDP use a local or shared run folder).
+(done, stopped, Ctrl-C or SIGTERM), `_SUCCESS` last. A bucket run trains in one process (for DDP, use a
+local or shared run folder).
 """
 
 from __future__ import annotations
