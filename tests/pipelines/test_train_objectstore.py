@@ -74,8 +74,9 @@ def test_train_from_the_bucket_matches_local_reuses_its_cache_and_refuses_a_chan
     sha = next(s["sha256"] for s in json.loads((run / "shards" / "manifest.json").read_text())["shards"]
                if s["file"] == name)
     assert not (tmp_path / "cold" / "shards" / f"{sha}.parquet").exists()  # never put into the cache
-    # --fresh started over: the bucket's RUN/train/ no longer claims a finished stage, nor keeps old files
-    assert "Contents" not in client.list_objects_v2(Bucket=bucket, Prefix="runs/r1/train/")
+    # --fresh started over: the bucket's RUN/train/ no longer claims a finished stage, nor keeps checkpoints
+    left = {o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix="runs/r1/train/").get("Contents", [])}
+    assert not {k for k in left if k.endswith("_SUCCESS") or "/checkpoints/" in k}, left
 
 
 def test_train_on_a_bucket_run_without_shards_names_the_manifest_url(s3, tmp_path, monkeypatch, capsys):
