@@ -1,13 +1,14 @@
 """datatrove's side of benchmarks/pipeline.py; runs in a separate virtual environment with datatrove.
 
-    python _datatrove_pipeline.py WARC_DIR WORK_DIR LID_MODEL WORKERS
+    python _datatrove_pipeline.py WARC_DIR WORK_DIR LID_MODEL WORKERS [dedup|nodedup]
 Prints one JSON line: {"kept": N, "seconds": S, "stage_seconds": {...}, "steps": {...}}.
 
 The pipeline is datatrove's own FineWeb-style web job, run the way its examples run it: one
 `LocalPipelineExecutor` per stage, in one Python process (so its start-up is timed once, like ours).
   1. WarcReader -> Trafilatura -> LanguageFilter -> GopherRepetition -> GopherQuality -> C4Quality
      -> FineWebQuality -> JsonlWriter (one task per WARC file)
-  2-5. MinHash dedup: signatures (one task per file of 1), buckets (one task per bucket), cluster
+  2-5. (only with `dedup`; issue 14 measured datatrove without it, which is the default of
+     benchmarks/pipeline.py) MinHash dedup: signatures (one task per file of 1), buckets (one task per bucket), cluster
      (1 task), filter (one task per file of 1, rank-aligned with the signatures).
 Same rules as ours where datatrove has them: every language kept at fastText lid.176 score >= 0.65,
 C4 with its terminal-punctuation line rule on (our default), datatrove's MinHash defaults (5-grams,
@@ -47,6 +48,14 @@ def step_counts(stats_file: Path) -> dict[str, dict[str, int]]:
     return out
 
 
+def count_lines(folder: Path) -> int:
+    n = 0
+    for p in sorted(folder.glob("*.jsonl.gz")):
+        with gzip.open(p, "rt") as f:
+            n += sum(1 for _ in f)
+    return n
+
+
 def main() -> None:
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.dedup import (
@@ -68,6 +77,7 @@ def main() -> None:
     from datatrove.pipeline.writers import JsonlWriter
 
     warc_dir, work, workers = sys.argv[1], Path(sys.argv[2]), int(sys.argv[4])
+    dedup = len(sys.argv) > 5 and sys.argv[5] == "dedup"
     n_files = len(list(Path(warc_dir).glob("*.warc.gz")))
     minhash = MinhashConfig()  # datatrove's defaults: 5-grams, 14 buckets x 8 hashes
     times: dict[str, float] = {}
@@ -96,6 +106,12 @@ def main() -> None:
         FineWebQualityFilter(),
         JsonlWriter(str(work / "filtered")),
     ], n_files)
+    if not dedup:
+        seconds = time.monotonic() - total
+        n = count_lines(work / "filtered")
+        print(json.dumps({"kept": n, "after_filter": n, "seconds": round(seconds, 3), "stage_seconds": times,
+                          "steps": steps, "dedup": False}))
+        return
     run("2_signatures", [JsonlReader(str(work / "filtered")),
                          MinhashDedupSignature(output_folder=str(work / "sigs"), config=minhash)], n_files)
     run("3_buckets", [MinhashDedupBuckets(input_folder=str(work / "sigs"), output_folder=str(work / "buckets"),
@@ -107,15 +123,9 @@ def main() -> None:
                      JsonlWriter(str(work / "deduped"))], n_files)
     seconds = time.monotonic() - total
 
-    def count_lines(folder: Path) -> int:
-        n = 0
-        for p in sorted(folder.glob("*.jsonl.gz")):
-            with gzip.open(p, "rt") as f:
-                n += sum(1 for _ in f)
-        return n
 
     print(json.dumps({"kept": count_lines(work / "deduped"), "after_filter": count_lines(work / "filtered"),
-                      "seconds": round(seconds, 3), "stage_seconds": times, "steps": steps}))
+                      "seconds": round(seconds, 3), "stage_seconds": times, "steps": steps, "dedup": True}))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,15 @@ shared machine hits both alike). Reported: median wall seconds and median CPU se
 process and its children, i.e. Beam workers; the S3 server's CPU is not counted: it stands in for a
 remote store) of each, and the ratios S3 / local; target: wall ratio <= 1.2. The documents (ids, texts)
 of both runs are checked to be identical.
+
+    python benchmarks/objectstore.py --part shards [--tokens 4000000] [--repeat 3]
+
+Shard streaming into the trainer: synthetic token shards (benchmarks/trainer.py's, the tokenize stage's
+contract) are uploaded to the bucket; then, alternately, (a) one epoch of the train split is read by
+`TrainLoader` through the ShardCache that `curate train --run s3://...` uses (pipelines.stages.train:
+cold cache each time, so every shard is fetched from the server and sha256-verified), and (b) the trainer
+(`trainer.train.train`, the default model config, i.e. the demo's, on CPU) trains on the local shards,
+steady-state tokens/s. Reported: the medians and their ratio; target: streaming >= 100x the trainer.
 """
 
 from __future__ import annotations
@@ -65,12 +74,79 @@ def documents(run: Path) -> list[tuple[str, str]]:
     return rows
 
 
+def stream_epoch(url: str, cache: Path) -> tuple[float, float, int]:
+    """One epoch of the train split from the bucket through a cold ShardCache: (wall s, CPU s of this
+    process, tokens)."""
+    from pipelines.stages import train as train_stage
+    from trainer.config import TrainConfig
+    from trainer.data import TrainLoader, load_manifest
+
+    shutil.rmtree(cache, ignore_errors=True)
+    os.environ["CURATE_CACHE"] = str(cache)
+    cfg = TrainConfig()
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    shard_cache = train_stage.shard_cache(url)
+    manifest = load_manifest("shards", cache=shard_cache)
+    per_batch = cfg.batch_size * (cfg.model.seq_len + 1)
+    batches = -(-manifest.tokens("train") // per_batch)
+    loader = iter(TrainLoader(manifest, seq_len=cfg.model.seq_len, batch_size=cfg.batch_size, seed=cfg.seed))
+    for _ in range(batches):
+        next(loader)
+    wall = time.perf_counter() - t0
+    assert shard_cache.downloads == len(manifest.split("train")), shard_cache.downloads
+    return wall, time.process_time() - cpu0, batches * per_batch
+
+
+def shards_part(args: argparse.Namespace, server: MotoServer, tmp: Path) -> int:
+    from benchmarks.trainer import ours, write_synthetic_shards
+    from pipelines import storage
+    from tests.pipelines.s3server import upload_tree
+    from trainer.config import TrainConfig
+
+    shards = write_synthetic_shards(tmp / "run" / "shards", tokens=args.tokens, vocab_size=8192, train_shards=8)
+    client = s3_client(server.url)
+    client.create_bucket(Bucket="shards")
+    upload_tree(client, "shards", "run/shards", shards)
+    os.environ.update({"AWS_ENDPOINT_URL": server.url, "AWS_ACCESS_KEY_ID": "testing",
+                       "AWS_SECRET_ACCESS_KEY": "testing-secret", "AWS_DEFAULT_REGION": "us-east-1"})
+    storage.configure(storage.StorageConfig())
+    stream, train = [], []
+    cfg = TrainConfig()
+    for i in range(args.repeat):
+        srv0 = _process_cpu(server.proc.pid)
+        wall, cpu, tokens = stream_epoch("s3://shards/run", tmp / "cache")
+        srv = _process_cpu(server.proc.pid) - srv0
+        stream.append(tokens / wall)
+        train.append(ours(cfg, shards, tmp / "out", args.train_steps, 6))
+        print(f"  run {i + 1} streaming {tokens:,} tokens in {wall:.2f}s = {stream[-1]:,.0f} tok/s "
+              f"(cpu {cpu:.2f}s, S3 server cpu {srv:.2f}s); trainer {train[-1]:,.0f} tok/s", flush=True)
+    s, t = statistics.median(stream), statistics.median(train)
+    size = sum(p.stat().st_size for p in shards.glob("*.parquet"))
+    print(f"\n{args.tokens:,} synthetic tokens in 8 train shards + val ({size / 1e6:.1f} MB), median of {args.repeat}")
+    print(f"streaming from S3 into TrainLoader (cold cache, sha256-verified): {s:,.0f} tok/s")
+    print(f"trainer (default model d_model={cfg.model.d_model} n_layers={cfg.model.n_layers} "
+          f"seq_len={cfg.model.seq_len} batch {cfg.batch_size}, CPU): {t:,.0f} tok/s")
+    print(f"ratio: {s / t:,.0f}x (target >= 100x)")
+    return 0 if s / t >= 100 else 1
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--part", choices=("ingest", "shards"), default="ingest")
     ap.add_argument("--input-dir", default=str(REPO.parent / "shared" / "corpus" / "web"))
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--tokens", type=int, default=4_000_000, help="--part shards: synthetic train tokens")
+    ap.add_argument("--train-steps", type=int, default=20, help="--part shards: trainer steps per measurement")
     args = ap.parse_args()
+    if args.part == "shards":
+        server = MotoServer()
+        tmp = Path(tempfile.mkdtemp(prefix="curate-objectstore-"))
+        try:
+            return shards_part(args, server, tmp)
+        finally:
+            server.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
     files = sorted(Path(args.input_dir).glob("*.warc.gz"))
     if not files:
         print(f"no *.warc.gz in {args.input_dir}", file=sys.stderr)

@@ -1,7 +1,8 @@
 """The whole web job, curate against datatrove, side by side in one run.
 
     .venv/bin/python benchmarks/pipeline.py [--corpus ../shared/corpus/web] [--workers 2] [--repeat N]
-        [--datatrove-python /tmp/dtp-venv/bin/python] [--out benchmarks/out/pipeline.json]
+        [--runs 3] [--datatrove-dedup] [--datatrove-python /tmp/dtp-venv/bin/python]
+        [--out benchmarks/out/pipeline.json]
 
 `--repeat N` reads every WARC N times under other names (symbolic links in the scratch folder), the
 same job at N times the size: start-up costs weigh less, per-document costs more.
@@ -12,15 +13,17 @@ Job: extraction, language ID, Gopher repetition + quality, C4, FineWeb, dedup, o
   `report: false`, `runner: {workers: N}`) run as `curate run JOB --run TMP/run` in a subprocess,
   once with `--workers` workers (multi-process) and once with 1 (in-process). Kept = `counts.out` of
   `RUN/dedup/_SUCCESS`; per-stage counts and times from every stage's `_SUCCESS`.
-- datatrove: benchmarks/_datatrove_pipeline.py (its docstring lists the steps and the remaining rule
+- datatrove: benchmarks/_datatrove_pipeline.py (extraction and filters; its MinHash dedup too with
+  `--datatrove-dedup`: issue 14's figures were taken without, so that is the default) (its docstring lists the steps and the remaining rule
   differences) run with a python that has datatrove, `LocalPipelineExecutor` with `--workers` workers,
   its fastText LID pointed at the same local lid.176.ftz model (nothing is downloaded). Skipped with a
   message when no such python is given or found.
 
 documents/s = input WARC `response` records (counted with warcio, outside the timing) / wall seconds
 of the whole subprocess, interpreter and library start-up included for both. The machine is shared:
-`os.getloadavg()` is recorded before each run, and the ratio of two runs made minutes apart in the same
-invocation is the figure to compare.
+`os.getloadavg()` is recorded before each run. `--runs N` repeats the three runs N times, interleaved
+(ours, datatrove, ours in-process, ours, ...), and reports each side's median wall time and the median of
+the N per-round ratios: the figure to quote.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import glob
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -64,9 +68,9 @@ def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def run_curate(curate: str, corpus: Path, workers: int, tmp: Path, timeout: float) -> dict[str, Any]:
-    job = tmp / f"job-w{workers}.yaml"
-    run_dir = tmp / f"run-w{workers}"
+def run_curate(curate: str, corpus: Path, workers: int, tmp: Path, timeout: float, tag: str = "") -> dict[str, Any]:
+    job = tmp / f"job-w{workers}{tag}.yaml"
+    run_dir = tmp / f"run-w{workers}{tag}"
     job.write_text(
         "inputs:\n"
         f"  - {{path: {json.dumps(str(corpus / '*.warc.gz'))}, name: web}}\n"
@@ -96,14 +100,16 @@ def find_datatrove_python(given: str | None) -> str | None:
     return next((p for p in DATATROVE_PYTHONS if Path(p).exists()), None)
 
 
-def run_datatrove(python: str, corpus: Path, workers: int, tmp: Path, timeout: float) -> dict[str, Any]:
-    work = tmp / "datatrove"
+def run_datatrove(python: str, corpus: Path, workers: int, tmp: Path, timeout: float, dedup: bool = False,
+                  tag: str = "") -> dict[str, Any]:
+    work = tmp / f"datatrove{tag}"
     work.mkdir()
     script = Path(__file__).resolve().parent / "_datatrove_pipeline.py"
     load_before = load()
     start = time.monotonic()
     # A new session so that a timeout kills the executor's pool workers and forkserver too.
-    proc = subprocess.Popen([python, str(script), str(corpus), str(work), lid_model(), str(workers)],
+    proc = subprocess.Popen([python, str(script), str(corpus), str(work), lid_model(), str(workers),
+                             "dedup" if dedup else "nodedup"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -132,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results")
     ap.add_argument("--keep-tmp", action="store_true", help="keep the run folders (printed)")
     ap.add_argument("--repeat", type=int, default=1, help="read the input N times under other names")
+    ap.add_argument("--runs", type=int, default=1, help="rounds of the three runs; medians are reported")
+    ap.add_argument("--datatrove-dedup", action="store_true", help="datatrove runs its MinHash dedup too")
     args = ap.parse_args(argv)
 
     files = sorted(glob.glob(str(args.corpus / "*.warc.gz")))
@@ -155,35 +163,49 @@ def main(argv: list[str] | None = None) -> int:
         "uptime": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
         "runs": {},
     }
+    rounds: list[dict[str, Any]] = []
     try:
-        # Order: ours multi-process, datatrove, ours in-process, so the two compared runs are adjacent.
-        print(f"curate, workers={args.workers} ...", file=sys.stderr, flush=True)
-        results["runs"][f"curate_w{args.workers}"] = run_curate(args.curate, args.corpus, args.workers, tmp,
-                                                                  args.timeout)
-        if dt_python and Path(dt_python).exists():
-            print(f"datatrove ({dt_python}), workers={args.workers} ...", file=sys.stderr, flush=True)
-            results["runs"][f"datatrove_w{args.workers}"] = run_datatrove(dt_python, args.corpus, args.workers,
-                                                                          tmp, args.timeout)
-        else:
-            msg = f"datatrove side skipped: no datatrove python ({args.datatrove_python or 'none found'})"
-            print(msg, file=sys.stderr)
-            results["datatrove_skipped"] = msg
-        if args.workers != 1:
-            print("curate, workers=1 ...", file=sys.stderr, flush=True)
-            results["runs"]["curate_w1"] = run_curate(args.curate, args.corpus, 1, tmp, args.timeout)
+        for i in range(args.runs):
+            tag = f"-r{i}"
+            runs: dict[str, Any] = {}
+            # Order: ours multi-process, datatrove, ours in-process, so the two compared runs are adjacent.
+            print(f"[round {i + 1}/{args.runs}] curate, workers={args.workers} ...", file=sys.stderr, flush=True)
+            runs[f"curate_w{args.workers}"] = run_curate(args.curate, args.corpus, args.workers, tmp, args.timeout,
+                                                         tag)
+            if dt_python and Path(dt_python).exists():
+                print(f"[round {i + 1}/{args.runs}] datatrove ({dt_python}), workers={args.workers} ...",
+                      file=sys.stderr, flush=True)
+                runs[f"datatrove_w{args.workers}"] = run_datatrove(dt_python, args.corpus, args.workers, tmp,
+                                                                   args.timeout, args.datatrove_dedup, tag)
+            else:
+                msg = f"datatrove side skipped: no datatrove python ({args.datatrove_python or 'none found'})"
+                print(msg, file=sys.stderr)
+                results["datatrove_skipped"] = msg
+            if args.workers != 1:
+                print(f"[round {i + 1}/{args.runs}] curate, workers=1 ...", file=sys.stderr, flush=True)
+                runs["curate_w1"] = run_curate(args.curate, args.corpus, 1, tmp, args.timeout, tag)
+            rounds.append(runs)
     finally:
         if args.keep_tmp:
             print(f"run folders kept in {tmp}", file=sys.stderr)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+    results["rounds"] = rounds
+    # The reported run of each kind: the round with its median wall time.
+    for name in rounds[0]:
+        ordered = sorted((r[name] for r in rounds), key=lambda run: run["seconds"])
+        results["runs"][name] = {**ordered[len(ordered) // 2],
+                                 "all_seconds": [r[name]["seconds"] for r in rounds]}
     results["uptime_after"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
     for run in results["runs"].values():
         run["docs_per_s"] = round(records / run["seconds"], 2)
     dt = results["runs"].get(f"datatrove_w{args.workers}")
-    ours = results["runs"][f"curate_w{args.workers}"]
     if dt:
-        results["ratio_docs_per_s"] = round(ours["docs_per_s"] / dt["docs_per_s"], 2)
+        ratios = sorted(r[f"datatrove_w{args.workers}"]["seconds"] / r[f"curate_w{args.workers}"]["seconds"]
+                        for r in rounds)
+        results["ratios_per_round"] = [round(x, 3) for x in ratios]
+        results["ratio_docs_per_s"] = round(statistics.median(ratios), 2)
 
     print(f"\n{records} WARC response records in {len(files)} files; load before: {results['uptime']}")
     print(f"{'run':<16}{'wall s':>9}{'docs/s':>9}{'filtered':>10}{'kept':>7}{'  load before':<16}")
@@ -198,8 +220,8 @@ def main(argv: list[str] | None = None) -> int:
             parts = ", ".join(f"{s} {v}s" for s, v in run["stage_seconds"].items())
         print(f"  {name}: {parts}")
     if dt:
-        print(f"ratio curate/datatrove docs/s (workers={args.workers}): {results['ratio_docs_per_s']}x "
-              f"(target >= 2x)")
+        print(f"ratio curate/datatrove docs/s (workers={args.workers}), median of {args.runs}: "
+              f"{results['ratio_docs_per_s']}x (rounds: {results['ratios_per_round']})")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"results: {args.out}")

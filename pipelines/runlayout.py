@@ -292,13 +292,7 @@ def local_folder(folder: str, upload: bool = True) -> Iterator[Path]:
         if upload:
             for entry in storage.walk_files(tmp):
                 rel = os.path.relpath(entry.path, tmp).replace(os.sep, "/")
-                upload_file(entry.path, storage.join(folder, rel))
-
-
-def upload_file(local: str | Path, url: str) -> None:
-    """Copy a local file to a path or URL (streamed, in multipart parts on an object store)."""
-    with open(local, "rb") as src, storage.open_write(url) as dst:
-        shutil.copyfileobj(src, dst, 1 << 20)
+                storage.copy(entry.path, storage.join(folder, rel))
 
 
 def clean_stale_attempts(layout: RunLayout, stage: str, keep: str) -> None:

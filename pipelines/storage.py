@@ -700,3 +700,20 @@ def walk_files(folder: str, hidden: bool = False) -> list[Entry]:
             continue
         out.append(Entry(_unstrip(folder, p), int(info.get("size") or 0)))
     return out
+
+
+# ---- whole files ----------------------------------------------------------------------------------
+
+
+def copy(src: str, dst: str) -> int:
+    """Copy one file between any two places (local path or URL), streaming; returns the bytes copied.
+    A remote destination appears only when complete (a multipart upload is committed on close)."""
+    n = 0
+    if not is_remote(dst):
+        os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
+    with open_read(src) as fin, open_write(dst) as fout:
+        while block := fin.read(_config.block_size):
+            fout.write(block)
+            n += len(block)
+    return n
+

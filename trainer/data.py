@@ -24,6 +24,10 @@ How the stream is built, all of it deterministic from the seed:
   position of the last batch the trainer *consumed* (not what workers prefetched).
 - **Integrity.** `load_manifest` refuses a manifest whose tokenizer fingerprint differs from the
   tokenizer's and any listed shard whose sha256, schema or token dtype does not match, naming the file.
+- **Shards elsewhere.** With a `trainer.shardcache.ShardCache` (object storage: the caller gives it the
+  functions that read the store), the manifest is read from the store, the plan from each shard's Parquet
+  footer, and each shard is fetched into a local cache and verified (sha256, schema) before its first
+  row is read, in the background, in the order the lanes will need them.
 """
 
 from __future__ import annotations
@@ -33,8 +37,9 @@ import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -42,6 +47,9 @@ import pyarrow.parquet as pq
 import torch
 
 from trainer.shards_format import FORMAT, MANIFEST
+
+if TYPE_CHECKING:
+    from trainer.shardcache import ShardCache
 
 IGNORE_INDEX = -1  # same as trainer.model.IGNORE_INDEX (kept here so the loader does not import the model)
 _HASH_BLOCK = 1 << 20
@@ -65,9 +73,10 @@ class ShardEntry:
 
 @dataclass(frozen=True)
 class Manifest:
-    root: Path  # the shards folder
+    root: Path  # the shards folder (with a cache: the folder the caller named, for messages only)
     data: dict[str, Any] = field(repr=False)
     shards: tuple[ShardEntry, ...] = ()
+    cache: ShardCache | None = field(default=None, repr=False, compare=False)  # shards in a store
 
     @property
     def tokenizer(self) -> dict[str, Any]:
@@ -96,7 +105,32 @@ class Manifest:
         return sum(s.tokens for s in self.split(split))
 
     def path(self, entry: ShardEntry) -> Path:
+        """The local file of a shard; with a cache, once it is fetched and verified (blocks until then)."""
+        if self.cache is not None:
+            return self.cache.local(self, entry)
         return self.root / entry.file
+
+    def where(self, name: str) -> str:
+        """A file of the shards folder as messages name it (a URL when the shards are in a store)."""
+        return self.cache.url(name) if self.cache is not None else str(self.root / name)
+
+    @cached_property
+    def _by_file(self) -> dict[str, ShardEntry]:
+        return {s.file: s for s in self.shards}
+
+    def entry(self, file: str) -> ShardEntry:
+        return self._by_file[file]
+
+    def metadata(self, entry: ShardEntry) -> pq.FileMetaData:
+        """A shard's Parquet footer (row groups); with a cache, read from the store without fetching it."""
+        if self.cache is not None:
+            return self.cache.metadata(self, entry)
+        return pq.ParquetFile(self.root / entry.file).metadata
+
+    def prefetch(self, files: list[str]) -> None:
+        """The shards a reader will need next, in order (with a cache they are fetched first)."""
+        if self.cache is not None:
+            self.cache.prefetch(self, [self.entry(f) for f in files])
 
 
 def load_manifest(
@@ -104,15 +138,24 @@ def load_manifest(
     expected_fingerprint: str | None = None,
     *,
     verify: bool = True,
+    cache: ShardCache | None = None,
 ) -> Manifest:
     """Read and check `shards_dir/manifest.json`. With `verify`, every listed shard's sha256 and schema are
-    checked too (once per process and file state). Raises ShardError naming the offending file."""
+    checked too (once per process and file state). Raises ShardError naming the offending file.
+
+    With a `cache` the manifest comes from the store and `verify` is moot: each shard is verified when it
+    is fetched, before its first use (verifying all of them here would fetch them all before step 1)."""
     root = Path(shards_dir)
-    path = root / MANIFEST
-    if not path.is_file():
-        raise ShardError(f"{path}: no shard manifest (run `curate tokenize` first)")
+    if cache is not None:
+        path: Any = cache.url(MANIFEST)
+        text = cache.read(MANIFEST)
+    else:
+        path = root / MANIFEST
+        if not path.is_file():
+            raise ShardError(f"{path}: no shard manifest (run `curate tokenize` first)")
+        text = path.read_bytes()
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(text)
     except json.JSONDecodeError as e:
         raise ShardError(f"{path}: not valid JSON ({e})") from None
     if data.get("format") != FORMAT:
@@ -137,8 +180,8 @@ def load_manifest(
         )
     except (KeyError, TypeError, ValueError) as e:
         raise ShardError(f"{path}: malformed shard entry ({e})") from None
-    manifest = Manifest(root, data, shards)
-    if verify:
+    manifest = Manifest(root, data, shards, cache)
+    if verify and cache is None:
         for entry in shards:
             verify_shard(manifest, entry)
     return manifest
@@ -158,31 +201,38 @@ def sha256_file(path: Path) -> str:
 def verify_shard(manifest: Manifest, entry: ShardEntry) -> None:
     """sha256 against the manifest, then the schema: `input_ids` list of the manifest's dtype, and a
     tokenizer fingerprint in the file's metadata (if the writer put one there) equal to the manifest's."""
-    path = manifest.path(entry)
+    verify_file(manifest, entry, manifest.path(entry))
+
+
+def verify_file(manifest: Manifest, entry: ShardEntry, path: Path, *, digest: str | None = None,
+                where: str | None = None) -> None:
+    """`verify_shard` for a file at `path` (a cached copy), named `where` in messages; `digest`: its sha256
+    when the caller computed it while writing the file (so it is not read twice)."""
+    where = where or str(path)
     if not path.is_file():
-        raise ShardError(f"{path}: listed in {MANIFEST} but missing")
+        raise ShardError(f"{where}: listed in {MANIFEST} but missing")
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns, entry.sha256)
     if key in _verified:
         return
-    digest = sha256_file(path)
+    digest = digest or sha256_file(path)
     if digest != entry.sha256:
         raise ShardError(
-            f"{path}: sha256 {digest[:16]}... does not match {MANIFEST}'s {entry.sha256[:16]}... "
+            f"{where}: sha256 {digest[:16]}... does not match {MANIFEST}'s {entry.sha256[:16]}... "
             "(the shard is corrupted or was modified; re-run `curate tokenize`)"
         )
     schema = pq.read_schema(path)
     if "input_ids" not in schema.names:
-        raise ShardError(f"{path}: no input_ids column")
+        raise ShardError(f"{where}: no input_ids column")
     typ = schema.field("input_ids").type
     want = pa.uint16() if manifest.dtype == "uint16" else pa.uint32()
     if not (pa.types.is_list(typ) or pa.types.is_large_list(typ)) or typ.value_type != want:
-        raise ShardError(f"{path}: input_ids is {typ}, expected list<{want}> ({MANIFEST} dtype {manifest.dtype})")
+        raise ShardError(f"{where}: input_ids is {typ}, expected list<{want}> ({MANIFEST} dtype {manifest.dtype})")
     meta = schema.metadata or {}
     for k in (b"tokenizer_fingerprint", b"curate.tokenizer_fingerprint"):
         if k in meta and manifest.fingerprint and meta[k].decode() != manifest.fingerprint:
             raise ShardError(
-                f"{path}: written by tokenizer {meta[k].decode()}, but {MANIFEST} says {manifest.fingerprint}"
+                f"{where}: written by tokenizer {meta[k].decode()}, but {MANIFEST} says {manifest.fingerprint}"
             )
     _verified[key] = True
 
@@ -207,7 +257,7 @@ def plan_pieces(manifest: Manifest, split: str, min_pieces: int = 1) -> list[Pie
     the largest piece is halved by rows (so every lane gets work). Raises when the split is too small."""
     pieces: list[Piece] = []
     for entry in manifest.split(split):
-        md = pq.ParquetFile(manifest.path(entry)).metadata
+        md = manifest.metadata(entry)
         for rg in range(md.num_row_groups):
             n = md.row_group(rg).num_rows
             if n:
@@ -221,7 +271,7 @@ def plan_pieces(manifest: Manifest, split: str, min_pieces: int = 1) -> list[Pie
         pieces[i : i + 1] = [Piece(p.file, p.row_group, p.start, mid), Piece(p.file, p.row_group, mid, p.stop)]
     if len(pieces) < min_pieces:
         raise ShardError(
-            f"{manifest.root / MANIFEST}: split {split!r} has {sum(p.rows for p in pieces)} documents, "
+            f"{manifest.where(MANIFEST)}: split {split!r} has {sum(p.rows for p in pieces)} documents, "
             f"fewer than the {min_pieces} loader lanes (ranks x workers) that must each get one"
         )
     return pieces
@@ -238,7 +288,7 @@ def list_flat_values(arr: pa.Array) -> np.ndarray:
 
 def read_piece(manifest: Manifest, piece: Piece) -> np.ndarray:
     """All token ids of a piece, documents concatenated (each ends with eos), as uint16/uint32."""
-    path = manifest.root / piece.file
+    path = manifest.path(manifest.entry(piece.file))
     table = pq.ParquetFile(path, memory_map=True).read_row_group(piece.row_group, columns=["input_ids"])
     col = table.column(0).slice(piece.start, piece.rows)
     parts = [list_flat_values(chunk) for chunk in col.chunks if len(chunk)]
@@ -312,6 +362,7 @@ class LaneStream:
         carry = np.asarray(pos.carry, dtype=self.np_dtype)
         while True:
             ids = self.epoch_pieces(epoch)
+            self.manifest.prefetch(list(dict.fromkeys(self.pieces[i].file for i in ids[p:])))
             while p < len(ids):
                 windows, order, rest = self.piece_windows(epoch, ids[p], carry)
                 if w < len(order):

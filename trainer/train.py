@@ -43,6 +43,7 @@ from trainer.model import IGNORE_INDEX, Transformer
 if TYPE_CHECKING:
     from trainer.data import Manifest
     from trainer.evaluate import TokenizedEvalSet
+    from trainer.shardcache import ShardCache
 
 CHECKPOINTS = "checkpoints"
 METRICS = "metrics.jsonl"
@@ -361,6 +362,8 @@ def train(
     log: Callable[[str], None] | None = _print,
     loader_factory: LoaderFactory | None = None,
     eval_sets: list[TokenizedEvalSet] | None = None,
+    shard_cache: ShardCache | None = None,
+    on_checkpoint: Callable[[int], None] | None = None,
 ) -> TrainResult:
     """Train (or with `resume`, continue from the latest checkpoint in `out_dir/checkpoints`).
 
@@ -368,13 +371,18 @@ def train(
 
     `stop_at`: stop after that step as if interrupted (a checkpoint is written; the run is resumable).
     `loader_factory(manifest, cfg, dist_info, loader_state)`: the train batches (default: TrainLoader).
+    `shard_cache`: the shards are in an object store, fetched and verified through this cache
+    (`shards_dir` then only names them in messages).
+    `on_checkpoint(step)`: called on the main rank after each checkpoint is written (and the metrics
+    before it), e.g. to upload `out_dir` to object storage.
     """
     di, created = setup_distributed(cfg.device)
     try:
         return _train(cfg, Path(shards_dir), Path(out_dir), di, resume=resume,
                       expected_fingerprint=expected_fingerprint, stop_at=stop_at,
                       log=(log if di.is_main and log else (lambda _m: None)),
-                      loader_factory=loader_factory or default_loader, eval_sets=eval_sets or [])
+                      loader_factory=loader_factory or default_loader, eval_sets=eval_sets or [],
+                      shard_cache=shard_cache, on_checkpoint=on_checkpoint)
     finally:
         if created:
             dist.destroy_process_group()
@@ -404,7 +412,9 @@ def _truncate_metrics(path: Path, keep_until: int) -> None:
 
 def _train(cfg: TrainConfig, shards_dir: Path, out_dir: Path, di: DistInfo, *, resume: bool,
            expected_fingerprint: str | None, stop_at: int | None, log: Callable[[str], None],
-           loader_factory: LoaderFactory, eval_sets: list[TokenizedEvalSet]) -> TrainResult:
+           loader_factory: LoaderFactory, eval_sets: list[TokenizedEvalSet],
+           shard_cache: ShardCache | None = None,
+           on_checkpoint: Callable[[int], None] | None = None) -> TrainResult:
     from trainer.data import ShardError, eval_batches, load_manifest
 
     t_start = time.perf_counter()
@@ -413,9 +423,9 @@ def _train(cfg: TrainConfig, shards_dir: Path, out_dir: Path, di: DistInfo, *, r
         torch.cuda.set_device(device)
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    manifest = load_manifest(shards_dir, expected_fingerprint)
+    manifest = load_manifest(shards_dir, expected_fingerprint, cache=shard_cache)
     if not manifest.split("train"):
-        raise ShardError(f"{shards_dir / 'manifest.json'}: no train shards")
+        raise ShardError(f"{manifest.where('manifest.json')}: no train shards")
     cfg, plan_text = resolve_config(cfg, manifest, di.world_size)
     assert cfg.max_steps is not None
     max_steps = cfg.max_steps
@@ -439,7 +449,7 @@ def _train(cfg: TrainConfig, shards_dir: Path, out_dir: Path, di: DistInfo, *, r
         meta = ckpt["meta"]
         if meta["fingerprint"] != manifest.fingerprint:
             raise ShardError(
-                f"{latest}: trained with tokenizer {meta['fingerprint']}, but {shards_dir / 'manifest.json'} "
+                f"{latest}: trained with tokenizer {meta['fingerprint']}, but {manifest.where('manifest.json')} "
                 f"has {manifest.fingerprint}"
             )
         saved_model = json.loads(ckpt["config"])["model"]
@@ -592,6 +602,8 @@ def _train(cfg: TrainConfig, shards_dir: Path, out_dir: Path, di: DistInfo, *, r
                         + (f" mfu {record['mfu']:.1%}" if "mfu" in record else ""))
             if do_ckpt:
                 last_ckpt = save(step) or last_ckpt
+                if di.is_main and on_checkpoint is not None:
+                    on_checkpoint(step)
             interval_t0, interval_tokens = time.perf_counter(), 0  # eval and checkpoint time excluded
             if stopping:
                 break

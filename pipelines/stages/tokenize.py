@@ -27,7 +27,7 @@ from pipelines import storage
 from pipelines.config import JobConfig
 from pipelines.configlib import replace_section
 from pipelines.io.parquet import read_table, write_table
-from pipelines.runlayout import RunLayout, read_json, scratch_of, write_json
+from pipelines.runlayout import RunLayout, count_rows, read_json, scratch_of, write_json
 from pipelines.stages import get_stage
 from pipelines.stages.base import BeamStage, StageError, counter, run_beam_stage
 from pipelines.stages.tokenizer import datasets_of, read_batches
@@ -375,6 +375,7 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
         NAME, build, inputs,
         config={"tokenize": cfg, "seed": seed},
         finish=lambda out, _rejected: finish(out, cfg, seed, card, source, schema),
+        total_docs=count_rows(parts),  # small inputs run in this process (pipelines.runners)
     )
     return run_beam_stage(stage, layout, config, beam_args)
 

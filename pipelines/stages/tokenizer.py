@@ -25,7 +25,15 @@ from pipelines import storage
 from pipelines.config import JobConfig
 from pipelines.configlib import replace_section
 from pipelines.io.parquet import WriteShards, open_parquet, read_table
-from pipelines.runlayout import RunLayout, local_folder, read_json, scratch_of, write_json, write_json_atomic
+from pipelines.runlayout import (
+    RunLayout,
+    count_rows,
+    local_folder,
+    read_json,
+    scratch_of,
+    write_json,
+    write_json_atomic,
+)
 from pipelines.stages import get_stage
 from pipelines.stages.base import BeamStage, StageError, counter, run_beam_stage
 from tokenizer import sample as S
@@ -356,6 +364,7 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
         config={"tokenizer": cfg, "seed": seed},
         allow_empty=True,
         finish=lambda out, _rejected: finish(out, cfg, seed, source),
+        total_docs=count_rows(parts),  # small inputs run in this process (pipelines.runners)
     )
     return run_beam_stage(stage, layout, config, beam_args)
 

@@ -24,6 +24,7 @@ from pipelines.cli import main as curate
 from pipelines.runlayout import RunLayout, count_rows
 from tests.conftest import SAMPLE_DIR
 from tests.pipelines.s3server import upload_tree
+from tests.trainer.test_cli import SETTINGS
 
 pytestmark = pytest.mark.slow
 
@@ -82,7 +83,7 @@ def secret_s3(s3, monkeypatch):
     return s3
 
 
-def test_job_with_inputs_and_run_in_a_bucket_matches_local_disk(secret_s3, reference, tmp_path):
+def test_job_with_inputs_and_run_in_a_bucket_matches_local_disk(secret_s3, reference, tmp_path, monkeypatch):
     client, bucket, proxy = secret_s3
     upload_tree(client, bucket, "sample", SAMPLE_DIR)
     job = _job(tmp_path / "job.yaml", f"s3://{bucket}/sample", report=True)
@@ -104,6 +105,10 @@ def test_job_with_inputs_and_run_in_a_bucket_matches_local_disk(secret_s3, refer
     assert any(m == "PUT" for m, _, _ in proxy.faults.seen)
     for key in keys:  # no credential anywhere in the run folder
         assert SECRET.encode() not in client.get_object(Bucket=bucket, Key=key)["Body"].read(), key
+    # the trainer finds the committed shards (under their attempt's prefix) through _SUCCESS
+    monkeypatch.setenv("CURATE_CACHE", str(tmp_path / "cache"))
+    assert curate(["train", "--run", f"s3://{bucket}/runs/demo", "--max-steps", "2", *SETTINGS]) == 0
+    assert "runs/demo/train/_SUCCESS" in _keys(client, bucket, "runs/demo/train/")
 
 
 def test_stray_parts_are_never_read(s3, tmp_path, monkeypatch):

@@ -119,3 +119,16 @@ def test_sigterm_finishes_the_step_and_writes_a_resumable_checkpoint(markov_shar
     resumed = train(cfg, markov_shards, tmp_path / "a", resume=True, log=None)
     full = train(cfg, markov_shards, tmp_path / "b", log=None)
     assert resumed.loss == full.loss and resumed.completed
+
+
+def test_on_checkpoint_runs_after_each_checkpoint_is_written(markov_shards: Path, tmp_path: Path):
+    seen = []
+
+    def hook(step: int) -> None:  # what a bucket run uploads then: the checkpoint and the metrics up to it
+        metrics = (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()
+        seen.append((step, latest_checkpoint(tmp_path / "out" / "checkpoints").name, json.loads(metrics[-1])["step"]))
+
+    train(replace(TINY, max_steps=8, checkpoint_interval=4), markov_shards, tmp_path / "out", log=None,
+          on_checkpoint=hook)
+    assert [(s, m) for s, _, m in seen] == [(4, 4), (8, 8)]
+    assert all(f"{s:08d}" in name for s, name, _ in seen)
