@@ -104,7 +104,7 @@ class RunLayout:
                 raise
             text = None
         if text is None:
-            raise StageMissingError(f"stage '{stage}' has not completed in {self.url} (no {SUCCESS})")
+            raise self._missing(f"stage '{stage}' has not completed in {self.url} (no {SUCCESS})")
         return json.loads(text)
 
     def _committed(self, stage: str, key: str, folder: str, pattern: str) -> list[str]:
@@ -164,9 +164,16 @@ class RunLayout:
         for stage in candidates:
             if self.is_complete(stage):
                 return stage
-        raise StageMissingError(
+        raise self._missing(
             f"no completed documents stage among {candidates} in {self.url}: run `curate ingest` first"
         )
+
+    def _missing(self, message: str) -> StageMissingError:
+        """The error for a stage that is not there; on an object store a missing bucket or a credential
+        without access is the real cause, and is raised instead (naming the URL)."""
+        if self.remote:
+            storage.check_reachable(self.url)
+        return StageMissingError(message)
 
     def invalidate(self, stage: str) -> None:
         """Mark a stage incomplete (its `_SUCCESS` goes; its files are cleaned by its next commit)."""

@@ -193,6 +193,9 @@ def test_missing_bucket_fails_fast_naming_it(s3, tmp_path, capsys):
     assert curate(["ingest", "--run", "s3://no-such-bucket-for-curate/runs/x", "--input",
                    f"udhr={SAMPLE_DIR}/udhr/*.jsonl"]) == 1
     assert "s3://no-such-bucket-for-curate" in capsys.readouterr().err
+    for command in ("filter", "report"):  # not "run `curate ingest` first": the bucket is the problem
+        assert curate([command, "--run", "s3://no-such-bucket-for-curate/runs/x"]) != 0
+        assert "s3://no-such-bucket-for-curate: FileNotFoundError" in capsys.readouterr().err
     assert [b["Name"] for b in client.list_buckets()["Buckets"]] == before
 
 
