@@ -29,6 +29,7 @@ the N per-round ratios: the figure to quote.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import json
 import os
@@ -107,16 +108,24 @@ def run_datatrove(python: str, corpus: Path, workers: int, tmp: Path, timeout: f
     script = Path(__file__).resolve().parent / "_datatrove_pipeline.py"
     load_before = load()
     start = time.monotonic()
-    # A new session so that a timeout kills the executor's pool workers and forkserver too.
-    proc = subprocess.Popen([python, str(script), str(corpus), str(work), lid_model(), str(workers),
-                             "dedup" if dedup else "nodedup"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)
-        out, err = proc.communicate()
-        raise RuntimeError(f"datatrove timed out after {timeout:.0f}s:\n{err[-4000:]}") from None
+    # A new session, and output to files rather than pipes: the executor's pool workers and forkserver
+    # outlive a failed main process and would hold a pipe open forever; they are killed with the group.
+    out_file, err_file = work / "stdout.txt", work / "stderr.txt"
+    with open(out_file, "w") as out_f, open(err_file, "w") as err_f:
+        proc = subprocess.Popen([python, str(script), str(corpus), str(work), lid_model(), str(workers),
+                                 "dedup" if dedup else "nodedup"],
+                                stdout=out_f, stderr=err_f, text=True, start_new_session=True)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, 9)
+            proc.wait()
+    out, err = out_file.read_text(), err_file.read_text()
+    if time.monotonic() - start >= timeout:
+        raise RuntimeError(f"datatrove timed out after {timeout:.0f}s:\n{err[-4000:]}")
     seconds = time.monotonic() - start
     if proc.returncode != 0:
         raise RuntimeError(f"datatrove failed (rc {proc.returncode}):\n{err[-4000:]}")
