@@ -149,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=1, help="read the input N times under other names")
     ap.add_argument("--runs", type=int, default=1, help="rounds of the three runs; medians are reported")
     ap.add_argument("--datatrove-dedup", action="store_true", help="datatrove runs its MinHash dedup too")
+    ap.add_argument("--skip-in-process", action="store_true", help="skip the third run (ours, --workers 1)")
     args = ap.parse_args(argv)
 
     files = sorted(glob.glob(str(args.corpus / "*.warc.gz")))
@@ -190,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
                 msg = f"datatrove side skipped: no datatrove python ({args.datatrove_python or 'none found'})"
                 print(msg, file=sys.stderr)
                 results["datatrove_skipped"] = msg
-            if args.workers != 1:
+            if args.workers != 1 and not args.skip_in_process:
                 print(f"[round {i + 1}/{args.runs}] curate, workers=1 ...", file=sys.stderr, flush=True)
                 runs["curate_w1"] = run_curate(args.curate, args.corpus, 1, tmp, args.timeout, tag)
             rounds.append(runs)
