@@ -102,11 +102,34 @@ _SENTENCE_END_RE = re.compile(
 )
 
 
-def tokenize(text: str) -> list[str]:
-    """All tokens (words, numbers, URLs, e-mail addresses, punctuation marks) in order."""
+def tokenize_regex(text: str) -> list[str]:
+    """`tokenize` by one regex pass over the whole text (its definition; `tokenize` is faster)."""
     if "@" in text or "://" in text or "www." in text:
         return _TOKEN_URL_RE.findall(text)
     return _TOKEN_RE.findall(text)
+
+
+# The tokens of each whitespace-separated chunk seen so far (bounded: cleared when full, which changes
+# nothing but speed). No token spans whitespace and no pattern looks across it (every lookaround reads
+# whitespace as it reads the start or end of the text, and `str.split` and `\s` agree on what is
+# whitespace), so a text's tokens are its chunks' tokens in order; a chunk of letters only is one
+# token. Most chunks are words seen before, so the regex runs on a small part of a document.
+_CHUNK_TOKENS: dict[str, tuple[str, ...]] = {}
+_CHUNK_CACHE_MAX = 300_000
+
+
+def tokenize(text: str) -> list[str]:
+    """All tokens (words, numbers, URLs, e-mail addresses, punctuation marks) in order."""
+    chunks = text.split()
+    cache = _CHUNK_TOKENS
+    new = set(chunks).difference(cache)
+    if new:
+        if len(cache) + len(new) > _CHUNK_CACHE_MAX:
+            cache.clear()
+            new = set(chunks)
+        for chunk in new:
+            cache[chunk] = (chunk,) if chunk.isalpha() else tuple(tokenize_regex(chunk))
+    return list(chain.from_iterable(map(cache.__getitem__, chunks)))
 
 
 def is_word(token: str) -> bool:
