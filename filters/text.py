@@ -22,7 +22,8 @@ import re
 import unicodedata
 from collections import Counter
 from functools import cached_property
-from itertools import chain
+from itertools import chain, compress, filterfalse
+from operator import mul
 
 # Sentence-terminal punctuation of the common scripts (a subset of Unicode's Sentence_Terminal
 # property, which datatrove's TERMINAL_PUNCTUATION lists in full; the rest are rare scripts).
@@ -215,7 +216,9 @@ class TextStats:
     @cached_property
     def word_counts(self) -> dict[str, int]:
         """`token_counts` of the tokens that are words (see `is_word`)."""
-        return {t: n for t, n in self.token_counts.items() if is_word(t)}
+        # (`is_word` inlined: this runs once per distinct token of every document)
+        return {t: n for t, n in self.token_counts.items()
+                if ((t[0] != "." or t[-1] != ".") if len(t) > 1 else (t.isalnum() or t == "_"))}
 
     @cached_property
     def words(self) -> list[str]:
@@ -229,7 +232,8 @@ class TextStats:
     @cached_property
     def word_chars(self) -> int:
         """Characters in all words (a word occurring k times counts k times)."""
-        return sum(len(w) * n for w, n in self.word_counts.items())
+        counts = self.word_counts
+        return sum(map(mul, map(len, counts), counts.values()))
 
     @cached_property
     def n_tokens(self) -> int:
@@ -240,11 +244,13 @@ class TextStats:
     @cached_property
     def alpha_words(self) -> int:
         """Words with at least one letter (most are all letters: `isalpha` settles them in C)."""
-        return sum(n for w, n in self.word_counts.items() if w.isalpha() or _LETTER_RE.search(w))
+        counts = self.word_counts
+        all_letters = sum(compress(counts.values(), map(str.isalpha, counts)))
+        return all_letters + sum(counts[w] for w in filterfalse(str.isalpha, counts) if _LETTER_RE.search(w))
 
     @cached_property
     def lower_word_set(self) -> frozenset[str]:
-        return frozenset(w.lower() for w in self.word_counts)
+        return frozenset(map(str.lower, self.word_counts))
 
     @cached_property
     def n_newlines(self) -> int:
