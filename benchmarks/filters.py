@@ -434,8 +434,7 @@ def _badword_hits(text: str, lang: str) -> set[str]:
         return set()
     runs = {r for w in TextStats(text).lower_word_set for r in _WORD_RUN_RE.findall(w)}
     lower = text.lower()
-    return set(words.single & runs) | {rx.pattern.split("(?!")[0].replace("\\", "") for p, rx in words.phrases
-                                       if p <= runs and rx.search(lower)}
+    return set(words.single & runs) | {entry for p, entry, rx in words.phrases if p <= runs and rx.search(lower)}
 
 
 def _raw_list(lang: str) -> set[str]:

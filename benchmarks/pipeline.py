@@ -29,6 +29,7 @@ the N per-round ratios: the figure to quote.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import json
 import os
@@ -107,16 +108,24 @@ def run_datatrove(python: str, corpus: Path, workers: int, tmp: Path, timeout: f
     script = Path(__file__).resolve().parent / "_datatrove_pipeline.py"
     load_before = load()
     start = time.monotonic()
-    # A new session so that a timeout kills the executor's pool workers and forkserver too.
-    proc = subprocess.Popen([python, str(script), str(corpus), str(work), lid_model(), str(workers),
-                             "dedup" if dedup else "nodedup"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)
-        out, err = proc.communicate()
-        raise RuntimeError(f"datatrove timed out after {timeout:.0f}s:\n{err[-4000:]}") from None
+    # A new session, and output to files rather than pipes: the executor's pool workers and forkserver
+    # outlive a failed main process and would hold a pipe open forever; they are killed with the group.
+    out_file, err_file = work / "stdout.txt", work / "stderr.txt"
+    with open(out_file, "w") as out_f, open(err_file, "w") as err_f:
+        proc = subprocess.Popen([python, str(script), str(corpus), str(work), lid_model(), str(workers),
+                                 "dedup" if dedup else "nodedup"],
+                                stdout=out_f, stderr=err_f, text=True, start_new_session=True)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, 9)
+            proc.wait()
+    out, err = out_file.read_text(), err_file.read_text()
+    if time.monotonic() - start >= timeout:
+        raise RuntimeError(f"datatrove timed out after {timeout:.0f}s:\n{err[-4000:]}")
     seconds = time.monotonic() - start
     if proc.returncode != 0:
         raise RuntimeError(f"datatrove failed (rc {proc.returncode}):\n{err[-4000:]}")
@@ -140,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=1, help="read the input N times under other names")
     ap.add_argument("--runs", type=int, default=1, help="rounds of the three runs; medians are reported")
     ap.add_argument("--datatrove-dedup", action="store_true", help="datatrove runs its MinHash dedup too")
+    ap.add_argument("--skip-in-process", action="store_true", help="skip the third run (ours, --workers 1)")
     args = ap.parse_args(argv)
 
     files = sorted(glob.glob(str(args.corpus / "*.warc.gz")))
@@ -181,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
                 msg = f"datatrove side skipped: no datatrove python ({args.datatrove_python or 'none found'})"
                 print(msg, file=sys.stderr)
                 results["datatrove_skipped"] = msg
-            if args.workers != 1:
+            if args.workers != 1 and not args.skip_in_process:
                 print(f"[round {i + 1}/{args.runs}] curate, workers=1 ...", file=sys.stderr, flush=True)
                 runs["curate_w1"] = run_curate(args.curate, args.corpus, 1, tmp, args.timeout, tag)
             rounds.append(runs)

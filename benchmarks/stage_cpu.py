@@ -1,7 +1,7 @@
 """CPU per document of the filter chain and of ingest, in this process without Beam, with a profile.
 
     python benchmarks/stage_cpu.py [--stage filter|ingest|both] [--input '../shared/corpus/web/*.warc.gz']
-        [--repeat 3] [--profile 25] [--digest]
+        [--repeat 3] [--profile 25] [--digest] [--check]
 
 `ingest`  `list_input_files` + `read_input_file` over every input file (the stage's work: WARC reading,
           HTML decoding, the configured extractor, normalization), CPU seconds / documents out.
@@ -12,6 +12,10 @@ CPU time is this process's (`time.process_time`), which other load on a shared m
 with `--repeat N` the median of N runs is reported. `--profile K` runs once more under cProfile and
 prints the K functions with the most internal time. `--digest` prints a sha256 of every output row
 (kept documents with their signals, rejected records), to check that a change leaves results identical.
+`--check` verifies the shortcuts of the hot path against their definitions on every document of the
+input, and exits non-zero on a difference: ftfy on the lines that may change (`fix_mojibake_lines`)
+against `ftfy.fix_text` on the whole extracted text, and the tokens by whitespace chunk (`tokenize`)
+against the one-regex pass (`tokenize_regex`) on every line of every ingested document.
 """
 
 from __future__ import annotations
@@ -71,10 +75,19 @@ def _slots(obj) -> dict:
     return {k: getattr(obj, k) for k in obj.__slots__}
 
 
+def cold() -> None:
+    """Empty the tokenizer's cache of chunks, so that every repeat starts as a fresh worker does."""
+    import filters.text
+
+    if hasattr(filters.text, "clear_cache"):
+        filters.text.clear_cache()
+
+
 def measure(name: str, fn, n_of, repeat: int, profile: int) -> dict:
     cpu = []
     result = None
     for _ in range(repeat):
+        cold()
         t = time.process_time()
         result = fn()
         cpu.append(time.process_time() - t)
@@ -84,11 +97,49 @@ def measure(name: str, fn, n_of, repeat: int, profile: int) -> dict:
           f"{1000 * med / n:.3f} ms/doc")
     if profile:
         prof = cProfile.Profile()
+        cold()
         prof.runcall(fn)
         s = io.StringIO()
         pstats.Stats(prof, stream=s).sort_stats("tottime").print_stats(profile)
         print(s.getvalue())
     return {"docs": n, "cpu_s": cpu, "ms_per_doc": 1000 * med / n, "result": result}
+
+
+def check(config: JobConfig) -> int:
+    """Shortcuts against their definitions on every document (see `--check`); the number of differences."""
+    import ftfy
+
+    import pipelines.io.records as records
+    from filters import normalize, text
+
+    bad = 0
+    texts = 0
+    original = records.normalize_text
+
+    def checked(raw: str, fix_mojibake: bool = True) -> str:
+        nonlocal bad, texts
+        texts += 1
+        if (fix_mojibake and not raw.isascii() and len(raw) <= normalize._FTFY_CONFIG.max_decode_length
+                and normalize.fix_mojibake_lines(raw) != ftfy.fix_text(raw, config=normalize._FTFY_CONFIG)):
+            bad += 1
+            print(f"fix_mojibake_lines differs from ftfy.fix_text on {raw[:80]!r}", file=sys.stderr)
+        return original(raw, fix_mojibake)
+
+    records.normalize_text = checked
+    try:
+        docs = [d for d in ingest_all(config) if isinstance(d, Document)]
+    finally:
+        records.normalize_text = original
+    lines = 0
+    for d in docs:
+        for line in d.text.split("\n"):
+            lines += 1
+            if text.tokenize(line) != text.tokenize_regex(line):
+                bad += 1
+                print(f"tokenize differs from tokenize_regex on {line[:80]!r}", file=sys.stderr)
+    print(f"check: {texts} extracted texts (ftfy), {lines} lines of {len(docs)} documents (tokens): "
+          f"{bad} differences")
+    return bad
 
 
 def main() -> int:
@@ -98,11 +149,14 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--profile", type=int, default=0, metavar="K", help="print the top K functions by own time")
     ap.add_argument("--digest", action="store_true", help="print a sha256 of every output")
+    ap.add_argument("--check", action="store_true", help="verify the hot path's shortcuts on every document")
     ap.add_argument("--docs-cache", type=Path, help="pickle of the ingested documents, made once and reused "
                     "(for repeated filter measurements)")
     args = ap.parse_args()
 
     config = JobConfig(inputs=[InputSpec(path=args.input)])
+    if args.check:
+        return 1 if check(config) else 0
     t = time.process_time()
     if args.docs_cache and args.docs_cache.is_file() and args.stage == "filter":
         items = pickle.loads(args.docs_cache.read_bytes())

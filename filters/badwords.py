@@ -47,8 +47,10 @@ class BadWordsList:
         # Multi-piece entries: (their word pieces, the entry as a literal pattern). The pattern starts
         # with the literal so the regex engine can jump to candidates; the non-word boundary before it
         # is checked on the match.
+        # The entry itself rides along: a substring test rules it out at C speed before the regex runs
+        # (entries without word pieces, such as an emoji, would otherwise be searched in every text).
         self.phrases = [
-            (frozenset(_WORD_RUN_RE.findall(e)), re.compile(rf"{re.escape(e)}(?!\w)"))
+            (frozenset(_WORD_RUN_RE.findall(e)), e, re.compile(rf"{re.escape(e)}(?!\w)"))
             for e in sorted(entries - self.single)
         ]
 
@@ -64,8 +66,8 @@ class BadWordsList:
         if hits:
             counts = Counter(runs)
             found += sum(counts[h] for h in hits)
-        for pieces, regex in self.phrases:
-            if pieces <= run_set:
+        for pieces, entry, regex in self.phrases:
+            if pieces <= run_set and entry in lower:
                 found += sum(1 for m in regex.finditer(lower) if m.start() == 0 or not _is_word_char(lower[m.start() - 1]))
         return found, len(runs)
 

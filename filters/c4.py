@@ -50,7 +50,7 @@ def c4_clean(text: str, cfg: C4Config) -> C4Result:
         if not line:
             continue
         words = line.split()
-        if max_word is not None and max(map(len, words)) > max_word:
+        if max_word is not None and len(line) > max_word and max(map(len, words)) > max_word:
             removed += 1
             continue
         if cfg.remove_citations and "[" in line:

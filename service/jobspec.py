@@ -1,5 +1,10 @@
 """Validating a submitted job before it is queued: the same loader and messages as `curate run`, plus the
 service's confinement rule (every path a job reads lies under a configured data root).
+
+A data root is a local folder or an object-store prefix (`s3://bucket/crawl/`, `gs://...`, `https://...`).
+Local paths are compared after resolving symbolic links; URLs by prefix, and a URL with a `.` or `..`
+segment is refused outright (stores and HTTP servers may normalize it to somewhere else). Every entry of
+a path list is checked where it will be read (under its `base`), not only the list file.
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ from typing import Any
 
 import yaml
 
+from pipelines import storage
 from pipelines.config import JobConfig, check_inputs
 from pipelines.configlib import ConfigError, load_dataclass
+from pipelines.io.inputs import listed_locations
 
 MAX_SPEC_BYTES = 256 * 1024
 
@@ -45,8 +52,18 @@ def parse_yaml(text: str) -> dict[str, Any]:
 
 
 def within(path: str, roots: list[str]) -> bool:
+    if storage.is_remote(path):
+        return _url_within(path, [r for r in roots if storage.is_remote(r)])
     real = os.path.realpath(path)
-    return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in map(os.path.realpath, roots))
+    local = [os.path.realpath(r) for r in roots if not storage.is_remote(r)]
+    return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in local)
+
+
+def _url_within(url: str, roots: list[str]) -> bool:
+    rest = url.split("://", 1)[1].split("?", 1)[0].split("#", 1)[0]
+    if any(segment in (".", "..") for segment in rest.split("/")):
+        return False
+    return any(url == r.rstrip("/") or url.startswith(r.rstrip("/") + "/") for r in roots)
 
 
 def _glob_prefix(pattern: str) -> str:
@@ -60,6 +77,8 @@ def _glob_prefix(pattern: str) -> str:
 
 
 def _absolute(path: str, base_dir: str) -> str:
+    if storage.is_remote(path):
+        return path
     return os.path.normpath(path if os.path.isabs(path) else os.path.join(base_dir, path))
 
 
@@ -72,16 +91,28 @@ def validate_job(text: str, base_dir: str, data_roots: list[str]) -> JobConfig:
         raise ConfigError(f"base_dir: {base_dir!r} is not an existing absolute folder")
     inputs = []
     for i, spec in enumerate(config.inputs):
-        pattern = _absolute(spec.path, base_dir)
-        if not within(_glob_prefix(pattern), data_roots):
-            raise PathNotAllowed(f"inputs[{i}].path: {spec.path!r} is outside the data roots")
-        inputs.append(replace(spec, path=pattern))
+        if spec.path_list:
+            spec = replace(spec, path_list=_absolute(spec.path_list, base_dir),
+                           base=_absolute(spec.base, base_dir) if spec.base else "")
+            if not within(spec.path_list, data_roots):
+                raise PathNotAllowed(f"inputs[{i}].path_list: {storage.redact(spec.path_list)!r} is outside the data roots")
+        else:
+            spec = replace(spec, path=_absolute(spec.path, base_dir))
+            if not within(_glob_prefix(spec.path), data_roots):
+                raise PathNotAllowed(f"inputs[{i}].path: {storage.redact(spec.path)!r} is outside the data roots")
+        inputs.append(spec)
     checked = replace(config, inputs=inputs)
     check_inputs(checked)  # the same "nothing matches" message as `curate run`
     for i, spec in enumerate(checked.inputs):
-        for match in glob.glob(spec.path, recursive=True):
-            if not within(match, data_roots):  # a symlink that leads out
-                raise PathNotAllowed(f"inputs[{i}].path: {match!r} resolves outside the data roots")
+        if spec.path_list:
+            for listed, location in listed_locations(spec):
+                if not within(location, data_roots):
+                    raise PathNotAllowed(f"inputs[{i}].path_list: entry {listed!r} is read from "
+                                         f"{storage.redact(location)!r}, outside the data roots")
+        elif not storage.is_remote(spec.path):
+            for match in glob.glob(spec.path, recursive=True):
+                if not within(match, data_roots):  # a symlink that leads out
+                    raise PathNotAllowed(f"inputs[{i}].path: {match!r} resolves outside the data roots")
     for key in PATH_KEYS:
         value = _lookup(config, key)
         for item in value if isinstance(value, list) else [value]:

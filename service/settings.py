@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines import storage
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 MAX_BODY_BYTES = 1024 * 1024  # a job file is a few KB; an upload form adds little
@@ -29,13 +31,18 @@ class Settings:
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).resolve()
-        self.data_roots = [os.path.realpath(r) for r in self.data_roots]
+        # Local folders resolved; object-store prefixes (s3://bucket/crawl/) kept as given.
+        self.data_roots = [r if is_url(r) else os.path.realpath(r) for r in self.data_roots]
         if not is_loopback(self.host):
             self.require_token = True
 
     @property
     def db_url(self) -> str:
         return self.db or str(self.home / "curate.db")
+
+
+def is_url(root: str) -> bool:
+    return storage.is_remote(root)
 
 
 def is_loopback(host: str) -> bool:

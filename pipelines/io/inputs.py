@@ -105,10 +105,14 @@ def read_path_list(path_list: str) -> list[str]:
     return [line for line in lines if line and not line.startswith("#")]
 
 
+def listed_locations(spec: InputSpec) -> list[tuple[str, str]]:
+    """A path list's entries in list order: (the listed path, where it is read: under `base`)."""
+    return [(p, storage.join(spec.base, p) if spec.base else p) for p in read_path_list(spec.path_list)]
+
+
 def _listed_files(spec: InputSpec) -> list[tuple[str, str, str, int]]:
     """A path list's entries in list order, each named by its listed path and read under `base`."""
-    listed = read_path_list(spec.path_list)
-    fetch = [storage.join(spec.base, p) if spec.base else p for p in listed]
+    listed, fetch = (list(x) for x in zip(*listed_locations(spec), strict=True)) if spec.path_list else ([], [])
 
     def size_of(url: str) -> int:
         try:

@@ -62,9 +62,14 @@ def read_warc(ctx: FileContext, cfg: IngestConfig) -> Iterator[Document | Reject
                 if record.raw_stream.limit > 0:  # the record ended before its Content-Length
                     yield ctx.reject(f"offset={offset}", "truncated_file")
                     return
-            # A gzip member cut early can decompress to nothing at all: warcio then just stops.
+            # A gzip member cut early can decompress to nothing at all: warcio then just stops. Every
+            # member before the last record's was read whole by warcio, so the check starts there
+            # (not a second decompression of the whole file); should that offset not start a member
+            # (a WARC gzipped as one stream), the check reads the whole file after all.
             if head[:2] == GZIP_MAGIC:
-                cut = incomplete_gzip_member(ctx.read_path)
+                cut = incomplete_gzip_member(ctx.read_path, start=offset)
+                if cut is not None and cut == offset != 0:
+                    cut = incomplete_gzip_member(ctx.read_path)
                 if cut is not None:
                     yield ctx.reject(f"offset={cut}", "truncated_file", "gzip member ends early")
         except Exception as e:  # noqa: BLE001 (warcio raises anything on a cut header: keep what we have)
@@ -74,12 +79,14 @@ def read_warc(ctx: FileContext, cfg: IngestConfig) -> Iterator[Document | Reject
         f.close()
 
 
-def incomplete_gzip_member(path: str, block: int = 1 << 20) -> int | None:
-    """Offset of the first gzip member that ends before its trailer, or None if every member is whole."""
+def incomplete_gzip_member(path: str, block: int = 1 << 20, start: int = 0) -> int | None:
+    """Offset of the first gzip member from `start` on (an offset where a member begins) that ends before
+    its trailer, or None if every member is whole."""
     with storage.open_read(path) as f:
-        start = 0
+        if start:
+            f.seek(start)
         d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        pos = 0
+        pos = start
         while True:
             data = f.read(block)
             if not data:

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from service.settings import DEFAULT_HOST, DEFAULT_PORT, Settings
+from service.settings import DEFAULT_HOST, DEFAULT_PORT, Settings, is_url
 
 NEEDS_RUN = False
 
@@ -18,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--home", default=".curate", help="service home: database and runs/ (default ./.curate)")
     parser.add_argument("--db", help="postgresql://... or a SQLite file (default HOME/curate.db)")
     parser.add_argument("--data-root", action="append", default=[],
-                        help="folder jobs may read inputs from (repeatable; default: the current folder)")
+                        help="folder or object-store prefix (s3://bucket/crawl/) jobs may read inputs from "
+                        "(repeatable; default: the current folder)")
     parser.add_argument("--max-concurrent-jobs", type=int, default=1)
     parser.add_argument("--require-token", action="store_true", help="require a token even on loopback")
     parser.add_argument("--no-executor", action="store_true",
@@ -42,7 +43,7 @@ def main(args: argparse.Namespace, config: object, beam_args: list[str]) -> int:
         print("curate serve: --max-concurrent-jobs must be >= 1", file=sys.stderr)
         return 2
     for root in args.data_root:
-        if not os.path.isdir(root):
+        if not is_url(root) and not os.path.isdir(root):
             print(f"curate serve: --data-root {root}: not a folder", file=sys.stderr)
             return 2
     settings = settings_from(args)

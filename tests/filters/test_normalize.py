@@ -36,3 +36,26 @@ def test_ftfy_on_the_lines_that_need_it_equals_ftfy_on_the_whole_text():
     ]
     for text in texts:
         assert fix_mojibake_lines(text) == ftfy.fix_text(text, config=_FTFY_CONFIG), repr(text)
+
+
+def test_cheap_mojibake_test_equals_ftfys_and_skips_only_lines_ftfy_leaves_alone():
+    import random
+
+    import ftfy
+    from ftfy.badness import is_bad
+
+    from filters.normalize import _ANCHORS, _FTFY_CONFIG, _is_bad, fix_mojibake_lines
+
+    assert _ANCHORS is not None  # ftfy's pattern has the expected form: the cheap test is in use
+    alphabet = [chr(c) for c in range(0x20, 0x7F)] + list(_ANCHORS.pattern[1:-1]) + list("\n\t\xa0\xad’–—…·´")
+    rng = random.Random(0)
+    for _ in range(20_000):
+        s = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 8)))
+        assert _is_bad(s) == is_bad(s), repr(s)
+    lines = [
+        "Grüße aus München, “quoted” – dash … ellipsis\n",  # not mojibake: no ftfy call, same result
+        "sÃ³ mojibake\n", "Ã mojibake at the start\n", "a Ã  b\n", "caf\u00c3\u00a9\n",
+        "e\u0301te\u0301 decomposed\n", "C1 \x93quoted\x94\n", "ﬁ ligature kept\n", "\ufffd replacement\n",
+    ]
+    for text in ["".join(lines), *lines]:
+        assert fix_mojibake_lines(text) == ftfy.fix_text(text, config=_FTFY_CONFIG), repr(text)

@@ -130,3 +130,22 @@ def test_word_statistics_from_token_counts_equal_the_word_list():
     assert stats.word_chars == sum(map(len, words))
     assert stats.lower_word_set == frozenset(w.lower() for w in words)
     assert stats.alpha_words == sum(1 for w in words if any(c.isalpha() for c in w))
+
+
+def test_tokens_by_chunk_equal_the_one_regex_pass_also_when_the_chunk_cache_fills(monkeypatch):
+    import random
+
+    import filters.text as text_module
+    from filters.text import tokenize_regex
+
+    texts = [
+        "Mr. Smith paid $1,000 at 10:30 -- see www.example.com/a?b=1. e-mail: a.b@example.org",
+        "it's rock'n'roll, e.g. U.S. 8m (Covid-19)... end.The a/b 6-4 --flag /usr .tar @user",
+        "..g. «quoted» „so“ x\u00a0y\u2003z \x1c\u0915\u093f ß é\u0301 _under_ 100km 3.5",
+    ]
+    rng = random.Random(0)
+    alphabet = list("aZe.,'’-/:<>=+*^@~_()[]\"“«…!?;&%#19 \t\n\u00a0\u3000é\u0301\u0915\u093f")
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 30))) for _ in range(3000)]
+    monkeypatch.setattr(text_module, "_CHUNK_CACHE_MAX", 50)
+    for text in texts:
+        assert text_module.tokenize(text) == tokenize_regex(text), repr(text)
