@@ -11,7 +11,7 @@ import contextlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 import pyarrow as pa
@@ -208,11 +208,49 @@ def read_documents(path: str | Path, batch_size: int = 1024) -> Iterator[Documen
                 yield from_row(row)
 
 
-def read_document_batches(path: str | Path, batch_size: int = 256) -> Iterator[list[Document]]:
-    """Stream one Parquet file as lists of documents (for DoFns that work on batches)."""
+class RowSlice(NamedTuple):
+    """Rows [start, stop) of one Parquet file: the unit of work when one file is more than one core's."""
+
+    path: str
+    start: int
+    stop: int
+
+
+def row_slices(paths: list[str], rows: int) -> list[RowSlice]:
+    """Each file cut into slices of `rows` rows (the last one shorter), in path order."""
+    out = []
+    for path in sorted(paths):
+        with open_parquet(path) as pf:
+            n = pf.metadata.num_rows
+        out.extend(RowSlice(path, start, min(n, start + rows)) for start in range(0, n, rows))
+    return out
+
+
+def read_document_batches(path: str | Path, batch_size: int = 256, start: int = 0,
+                          stop: int | None = None) -> Iterator[list[Document]]:
+    """Stream one Parquet file, or rows [start, stop) of it, as lists of documents (for DoFns that work
+    on batches). Row groups wholly outside the range are not read; a slice whose start is a multiple of
+    `batch_size` gets the same batches as reading the whole file."""
     with open_parquet(path) as pf:
-        for batch in pf.iter_batches(batch_size=batch_size):
-            yield [from_row(row) for row in batch.to_pylist()]
+        meta = pf.metadata
+        stop = meta.num_rows if stop is None else min(stop, meta.num_rows)
+        groups, offset, first = [], 0, None
+        for i in range(meta.num_row_groups):
+            n = meta.row_group(i).num_rows
+            if offset < stop and offset + n > start:
+                groups.append(i)
+                first = offset if first is None else first
+            offset += n
+        if not groups:
+            return
+        offset = first
+        for batch in pf.iter_batches(batch_size=batch_size, row_groups=groups):
+            lo, hi = max(start, offset), min(stop, offset + batch.num_rows)
+            if hi > lo:
+                yield [from_row(row) for row in batch.slice(lo - offset, hi - lo).to_pylist()]
+            offset += batch.num_rows
+            if offset >= stop:
+                return
 
 
 def read_table(path: str | Path, columns: list[str] | None = None) -> pa.Table:
@@ -222,24 +260,27 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> pa.Table:
 
 
 class ReadDocuments(beam.PTransform):
-    """Parquet files of a stage -> PCollection[Document] (or of list[Document] when `batched`)."""
+    """Parquet files of a stage -> PCollection[Document] (or of list[Document] when `batched`).
 
-    def __init__(self, paths: list[str | Path], batched: bool = False, batch_size: int = 256):
+    `sources`: file paths (a file is one unit of work), or `RowSlice`s of them (`row_slices`) when a
+    stage's work per document is large enough that one file should be spread over several workers."""
+
+    def __init__(self, sources: list[str | Path] | list[RowSlice], batched: bool = False, batch_size: int = 256):
         super().__init__()
-        if not paths:
+        if not sources:
             raise ValueError("ReadDocuments needs at least one Parquet file")
-        self.paths = sorted(str(p) for p in paths)
+        self.sources = sorted(s if isinstance(s, RowSlice) else str(s) for s in sources)
         self.batched = batched
         self.batch_size = batch_size
 
     def expand(self, pbegin):
-        files = pbegin | "ListFiles" >> beam.Create(self.paths) | "SpreadFiles" >> beam.Reshuffle()
+        files = pbegin | "ListFiles" >> beam.Create(self.sources) | "SpreadFiles" >> beam.Reshuffle()
         read = _ReadFile(self.batched, self.batch_size, storage.current_config())
         return files | ("ReadBatches" if self.batched else "ReadRows") >> beam.ParDo(read)
 
 
 class _ReadFile(beam.DoFn):
-    """One Parquet file (a path or a URL) -> its documents, or lists of them."""
+    """One Parquet file (a path or a URL), or a `RowSlice` of one -> its documents, or lists of them."""
 
     def __init__(self, batched: bool, batch_size: int, storage_cfg: storage.StorageConfig):
         self.batched, self.batch_size, self.storage_cfg = batched, batch_size, storage_cfg
@@ -247,8 +288,11 @@ class _ReadFile(beam.DoFn):
     def setup(self) -> None:
         storage.configure(self.storage_cfg)
 
-    def process(self, path: str):
+    def process(self, source: str | RowSlice):
+        path, start, stop = (source, 0, None) if isinstance(source, str) else source
+        batches = read_document_batches(path, self.batch_size, start, stop)
         if self.batched:
-            yield from read_document_batches(path, self.batch_size)
+            yield from batches
         else:
-            yield from read_documents(path)
+            for batch in batches:
+                yield from batch
