@@ -18,11 +18,13 @@ import sys
 
 #: Set to 1 by the command line unless -v.
 QUIET_ENV = "CURATE_QUIET"
+#: Set by pipelines.worker_pool in the command's environment: the socket of its warm worker pool.
+POOL_ENV = "CURATE_WORKER_POOL"
 #: Start-up lines of every Beam worker that say nothing about the user's job.
 NOISE = ("apitools not found", "semi_persistent_directory")
 
 
-def _quiet_logging() -> None:
+def quiet_logging() -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter(logging.BASIC_FORMAT))
     handler.addFilter(lambda r: r.levelno >= logging.WARNING and not any(n in r.getMessage() for n in NOISE))
@@ -30,8 +32,15 @@ def _quiet_logging() -> None:
 
 
 def main() -> None:
+    pool = os.environ.get(POOL_ENV)
+    if pool:  # forked from the command's warm worker pool (pipelines.worker_pool)
+        from pipelines.worker_pool import run_in_pool
+
+        status = run_in_pool(pool, sys.argv)
+        if status is not None:
+            sys.exit(status)
     if os.environ.get(QUIET_ENV) == "1":
-        _quiet_logging()
+        quiet_logging()
     from apache_beam.runners.worker import sdk_worker_main
 
     sdk_worker_main.main(sys.argv)

@@ -89,6 +89,9 @@ class RunnerConfig:
     # runs in one process either way (see pipelines/runners.py)
     mode: Literal["auto", "in_memory", "multi_processing", "multi_threading"] = "auto"
     dask_address: str | None = None  # null with dask: start a local dask.distributed cluster
+    # direct, multi_processing: fork the worker processes of every stage from one warm process
+    # (pipelines/worker_pool.py) instead of starting each as a new interpreter
+    worker_pool: bool = True
 
     def validate(self) -> None:
         if self.workers < 0:

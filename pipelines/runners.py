@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipelines import worker_pool
 from pipelines.config import RunnerConfig
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ def _direct_flags(cfg: RunnerConfig, in_process: bool = False) -> list[str]:
     if in_process and cfg.mode == "auto" and mode != "in_memory":
         log.info("small input: running in this process instead of %d worker processes", workers)
         workers, mode = 1, "in_memory"
+    if mode == "multi_processing" and workers > 1 and cfg.worker_pool:
+        worker_pool.ensure_started()
     return [
         "--runner=pipelines.direct_runner.CurateFnApiRunner",
         f"--direct_num_workers={workers}",

@@ -69,7 +69,8 @@ CONFIG_ENV = "CURATE_STORAGE_CONFIG"
 _filesystems: dict[tuple, Any] = {}
 
 
-def _inherited() -> StorageConfig:
+def inherited() -> StorageConfig:
+    """The options this process was started with (`CONFIG_ENV`), or the defaults."""
     import json
 
     text = os.environ.get(CONFIG_ENV)
@@ -81,7 +82,7 @@ def _inherited() -> StorageConfig:
         return StorageConfig()
 
 
-_config = _inherited()
+_config = inherited()
 
 
 def configure(cfg: StorageConfig) -> None:
