@@ -345,5 +345,9 @@ def main(args: argparse.Namespace, config: JobConfig, beam_args: list[str]) -> i
     losses = info["losses"]
     print(f"export: step {info['step']} ({info['params'] / 1e6:.2f}M params, rotary layout {info['rope_layout']}, "
           f"train loss {_num(losses['train_loss'])}, val loss {_num(losses['val_loss'])}) -> {info['out']}")
-    print(f'  AutoModelForCausalLM.from_pretrained("{info["out"]}"), AutoTokenizer.from_pretrained("{info["out"]}")')
+    where = info["out"]
+    if storage.is_remote(where):  # transformers loads a local folder: copy the committed one down first
+        print(f"  copy {where}/ to a folder DIR (e.g. `aws s3 cp --recursive`), then")
+        where = "DIR"
+    print(f'  AutoModelForCausalLM.from_pretrained("{where}"), AutoTokenizer.from_pretrained("{where}")')
     return 0
