@@ -268,7 +268,8 @@ def _unstrip(url_like: str, path: str) -> str:
 _TRANSIENT_TEXT = re.compile(
     r"SlowDown|Throttl|ServiceUnavailable|Service Unavailable|InternalError|RequestTimeout|"
     r"\b5\d\d\b|Connection (?:reset|aborted|closed|lost)|timed? ?out|Payload|IncompleteRead|"
-    r"Server disconnected|Not enough data|ResponseStreamingError",
+    r"Server disconnected|Not enough data|ResponseStreamingError|"
+    r"reduce your request rate",  # s3fs turns a 503 SlowDown into OSError(EBUSY, "Please reduce your ...")
     re.I,
 )
 
@@ -433,7 +434,24 @@ def open_write(path: str) -> IO[bytes]:
     check_url(path)
     fs = filesystem(path)
     part = _config.part_size
-    return _RemoteWriter(path, with_retries(path, lambda: fs.open(_strip(path), "wb", block_size=part)))
+    f = with_retries(path, lambda: fs.open(_strip(path), "wb", block_size=part))
+    _retry_requests(path, f)
+    return _RemoteWriter(path, f)
+
+
+def _retry_requests(url: str, f: Any) -> None:
+    """Each request of an s3fs upload (create, each UploadPart, complete) goes through `with_retries`:
+    s3fs's own retries are off (see `filesystem`), and without this a 503 or a dropped connection on one
+    part would fail the whole file. A part is numbered before its request and recorded only after it
+    succeeded, so sending the same part again is safe (S3 keeps the last upload of a part number)."""
+    call = getattr(f, "_call_s3", None)
+    if call is None:  # not s3fs (gcsfs retries its own requests)
+        return
+
+    def retried(method: str, *args: Any, **kwargs: Any) -> Any:
+        return with_retries(url, lambda: call(method, *args, **kwargs))
+
+    f._call_s3 = retried
 
 
 class _RemoteWriter(io.RawIOBase):
@@ -449,8 +467,10 @@ class _RemoteWriter(io.RawIOBase):
     def write(self, data) -> int:
         try:
             return self._f.write(data)
+        except StorageError:  # a part upload that failed after its retries (`_retry_requests`)
+            raise
         except Exception as e:  # noqa: BLE001 (the part upload failed: name the URL)
-            raise _as_storage_error(self.url, e) from e
+            raise _as_storage_error(self.url, e, 1) from e
 
     def tell(self) -> int:
         return self._f.tell()
@@ -474,7 +494,9 @@ class _RemoteWriter(io.RawIOBase):
         except Exception as e:  # noqa: BLE001
             with contextlib.suppress(Exception):
                 self._f.discard()
-            raise _as_storage_error(self.url, e) from e
+            if isinstance(e, StorageError):
+                raise
+            raise _as_storage_error(self.url, e, 1) from e
         finally:
             super().close()
 
