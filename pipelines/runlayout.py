@@ -326,8 +326,8 @@ def _describe(folder: str) -> tuple[list[dict[str, Any]], list[str]]:
     uploads). A file without a recorded digest of its size is read back to hash it (in parallel)."""
     found = storage.walk_files(folder, hidden=True)
     digests = {e.path for e in found if _is_digest(e.path)}
-    entries = [e for e in found if not os.path.basename(e.path).startswith(".")
-               and os.path.basename(e.path) != SUCCESS]
+    entries = [e for e in found if os.path.basename(e.path) != SUCCESS and not any(
+        part.startswith(".") for part in storage.relative(e.path, folder).replace(os.sep, "/").split("/"))]
 
     def one(e: storage.Entry) -> dict[str, Any]:
         rel = storage.relative(e.path, folder).replace(os.sep, "/")
