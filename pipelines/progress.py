@@ -6,6 +6,12 @@ those files in a thread and shows documents processed, documents/s and an ETA (w
 its input size) as a tqdm bar on a terminal, or as a plain log line every 15 s otherwise.
 The folder is passed to workers through the environment (`CURATE_PROGRESS_DIR`), so DoFns stay
 picklable and runners that cannot see the local disk simply show no progress.
+
+A run in object storage keeps that folder on the driver's disk (`RunLayout.progress_root`); so that
+readers elsewhere can see it, the driver also publishes (`publish`: the URL RUN/.progress/<stage>) the
+stage's `_total` and the sum of its workers' counts as one file, `driver.json`, through the storage
+layer at most every `PUBLISH_S` seconds (one small PUT), and removes it when the stage ends: the same
+layout as the local folder, read with `read_live`.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ log = logging.getLogger("curate.progress")
 ENV = "CURATE_PROGRESS_DIR"
 TOTAL_FILE = "_total"  # the stage's known input size, for readers outside the driver (the service's ETA)
 _FLUSH_S = 1.0
+PUBLISH_S = 5.0  # a bucket run's progress: at most one PUT per stage this often
+PUBLISHED = "driver.json"
 
 
 class _Tally:
@@ -77,8 +85,13 @@ def flush() -> None:
 class ProgressMonitor:
     """Driver side: `with ProgressMonitor(run, stage, total_docs=...)` around a pipeline run."""
 
-    def __init__(self, run: Path, stage: str, total_docs: int | None = None, total_bytes: int | None = None):
+    def __init__(self, run: Path, stage: str, total_docs: int | None = None, total_bytes: int | None = None,
+                 publish: str | None = None, publish_every_s: float = PUBLISH_S):
         self.folder = Path(run) / ".progress" / stage
+        self.publish = publish
+        self.publish_every_s = publish_every_s
+        self._published: tuple[int, int] | None = None
+        self._last_publish = -float("inf")
         self.stage = stage
         self.total_docs = total_docs
         self.total_bytes = total_bytes
@@ -92,6 +105,8 @@ class ProgressMonitor:
         (self.folder / TOTAL_FILE).write_text(json.dumps({"docs": self.total_docs, "bytes": self.total_bytes}))
         self._previous_env = os.environ.get(ENV)
         os.environ[ENV] = str(self.folder)
+        if self.publish:
+            self._put(TOTAL_FILE, {"docs": self.total_docs, "bytes": self.total_bytes})
         self._start = time.monotonic()
         self._thread = threading.Thread(target=self._loop, name=f"progress-{self.stage}", daemon=True)
         self._thread.start()
@@ -107,6 +122,30 @@ class ProgressMonitor:
         else:
             os.environ[ENV] = self._previous_env
         shutil.rmtree(self.folder, ignore_errors=True)
+        if self.publish:
+            from pipelines import storage
+
+            try:
+                storage.remove_tree(self.publish)
+            except OSError as e:
+                log.warning("progress: could not remove %s: %s", storage.redact(self.publish), e)
+
+    def _put(self, name: str, data: dict[str, int | None]) -> None:
+        """One small file under `publish`; progress is best effort: a failed PUT is logged, not raised."""
+        from pipelines import storage
+
+        try:
+            storage.write_bytes(storage.join(self.publish, name), json.dumps(data).encode())
+        except OSError as e:
+            log.warning("progress: could not write %s: %s", storage.redact(self.publish), e)
+
+    def _publish(self, docs: int, nbytes: int) -> None:
+        now = time.monotonic()
+        if not self.publish or (docs, nbytes) == self._published or now - self._last_publish < self.publish_every_s:
+            return
+        self._last_publish = now
+        self._published = (docs, nbytes)
+        self._put(PUBLISHED, {"docs": docs, "bytes": nbytes})
 
     def read(self) -> tuple[int, int]:
         docs = nbytes = 0
@@ -130,6 +169,7 @@ class ProgressMonitor:
         last_log = time.monotonic()
         while not self._stop.wait(0.5):
             docs, nbytes = self.read()
+            self._publish(docs, nbytes)
             elapsed = max(time.monotonic() - self._start, 1e-9)
             if bar is not None:
                 bar.n = nbytes if self.total_bytes else docs
@@ -152,3 +192,29 @@ class ProgressMonitor:
         if eta is not None:
             text += f", ETA {max(eta, 0):.0f}s"
         return text
+
+
+def read_live(folder: str) -> tuple[int, int, dict[str, int | None]] | None:
+    """A running stage's counts (docs, bytes) and its `_total` from RUN/.progress/<stage> (a local folder
+    or, for a bucket run, its published URL); None when the stage is not running."""
+    from pipelines import storage
+
+    try:
+        files = storage.walk_files(folder)
+    except OSError:
+        return None
+    if not files:
+        return None
+    docs = nbytes = 0
+    total: dict[str, int | None] = {}
+    for entry in files:
+        try:
+            d = json.loads(storage.read_bytes(entry.path))
+        except (OSError, ValueError):
+            continue  # being replaced
+        if os.path.basename(entry.path) == TOTAL_FILE:
+            total = d
+        elif entry.path.endswith(".json"):
+            docs += int(d.get("docs", 0))
+            nbytes += int(d.get("bytes", 0))
+    return docs, nbytes, total

@@ -229,9 +229,13 @@ class StageCommit:
         job_fp = self.layout.job_fingerprints.get(self.stage)
         if job_fp is not None:
             success = {**success, "job_fingerprint": job_fp}
-        success = {**success, "files": _describe(self.out), "rejected_files": _describe(self.rejected)}
+        files, digests = _describe(self.out)
+        rejected_files, rejected_digests = _describe(self.rejected)
+        success = {**success, "files": files, "rejected_files": rejected_files}
         if self.attempt:
             success["attempt"] = self.attempt
+        # the digest files have served: the committed folders hold exactly the files _SUCCESS lists
+        storage.remove_files(digests + rejected_digests)
         if self.layout.remote:
             return self._commit_remote(success)
         return self._commit_local(success)
@@ -315,17 +319,28 @@ def clean_stale_attempts(layout: RunLayout, stage: str, keep: str) -> None:
     storage.remove_files(stale)
 
 
-def _describe(folder: str) -> list[dict[str, Any]]:
+def _describe(folder: str) -> tuple[list[dict[str, Any]], list[str]]:
     """Every file an attempt wrote under `folder` (hidden names and `_SUCCESS` aside): its path relative
-    to the folder, size and sha256 (read back in parallel: a reader may check what it gets)."""
-    entries = [e for e in storage.walk_files(folder) if os.path.basename(e.path) != SUCCESS]
+    to the folder, size and sha256 (a reader may check what it gets); and the digest files the writers
+    left (`storage.digest_path`: on an object store the Parquet writer records size and sha256 while it
+    uploads). A file without a recorded digest of its size is read back to hash it (in parallel)."""
+    found = storage.walk_files(folder, hidden=True)
+    digests = {e.path for e in found if _is_digest(e.path)}
+    entries = [e for e in found if os.path.basename(e.path) != SUCCESS and not any(
+        part.startswith(".") for part in storage.relative(e.path, folder).replace(os.sep, "/").split("/"))]
 
     def one(e: storage.Entry) -> dict[str, Any]:
         rel = storage.relative(e.path, folder).replace(os.sep, "/")
-        return {"path": rel, "size": e.size, "sha256": storage.sha256(e.path)}
+        sha = storage.recorded_digest(e.path, e.size, digests) if digests else None
+        return {"path": rel, "size": e.size, "sha256": sha or storage.sha256(e.path)}
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        return sorted(pool.map(one, entries), key=lambda f: f["path"])
+        return sorted(pool.map(one, entries), key=lambda f: f["path"]), sorted(digests)
+
+
+def _is_digest(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return name.startswith(".") and name.endswith(storage.DIGEST_SUFFIX)
 
 
 def json_bytes(data: Any) -> bytes:

@@ -22,7 +22,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import glob as _glob
+import hashlib
 import io
+import json
 import os
 import random
 import re
@@ -269,7 +271,8 @@ def _unstrip(url_like: str, path: str) -> str:
 _TRANSIENT_TEXT = re.compile(
     r"SlowDown|Throttl|ServiceUnavailable|Service Unavailable|InternalError|RequestTimeout|"
     r"\b5\d\d\b|Connection (?:reset|aborted|closed|lost)|timed? ?out|Payload|IncompleteRead|"
-    r"Server disconnected|Not enough data|ResponseStreamingError",
+    r"Server disconnected|Not enough data|ResponseStreamingError|"
+    r"reduce your request rate",  # s3fs turns a 503 SlowDown into OSError(EBUSY, "Please reduce your ...")
     re.I,
 )
 
@@ -425,33 +428,83 @@ def open_read(path: str) -> IO[bytes]:
     return io.BufferedReader(_RetryingReader(path, _config), buffer_size=1 << 20)
 
 
-def open_write(path: str) -> IO[bytes]:
+def open_write(path: str, record_digest: bool = False) -> IO[bytes]:
     """A binary stream that creates (or replaces) a file. A remote file is uploaded in parts of
     `part_size` bytes and appears whole on a clean close, never in part: leaving the `with` block on an
-    exception aborts the multipart upload (see `discard`)."""
+    exception aborts the multipart upload (see `discard`). `record_digest`: a remote file's size and
+    sha256, computed while it is written, are left beside it in `digest_path(path)` once it is complete
+    (for a stage commit, which would otherwise read the whole object back to hash it)."""
     if not is_remote(path):
         return open(path, "wb")  # noqa: SIM115 (the caller closes it)
     check_url(path)
     fs = filesystem(path)
     part = _config.part_size
-    return _RemoteWriter(path, with_retries(path, lambda: fs.open(_strip(path), "wb", block_size=part)))
+    f = with_retries(path, lambda: fs.open(_strip(path), "wb", block_size=part))
+    _retry_requests(path, f)
+    return _RemoteWriter(path, f, record_digest)
+
+
+DIGEST_SUFFIX = ".sha256"
+
+
+def digest_path(path: str) -> str:
+    """Where `open_write(path, record_digest=True)` leaves the size and sha256 of a remote file: a hidden
+    name beside it (`.NAME.sha256`, which listings of a stage's files skip)."""
+    head, _, name = path.rpartition("/")
+    return f"{head}/.{name}{DIGEST_SUFFIX}"
+
+
+def recorded_digest(path: str, size: int, digests: set[str]) -> str | None:
+    """The sha256 recorded for `path` when it was written (`digests`: the digest files present), if its
+    size still matches the file's `size`; else None (the caller hashes the file)."""
+    where = digest_path(path)
+    if where not in digests:
+        return None
+    try:
+        recorded = json.loads(read_bytes(where))
+    except (OSError, ValueError):
+        return None
+    return str(recorded["sha256"]) if recorded.get("size") == size and recorded.get("sha256") else None
+
+
+def _retry_requests(url: str, f: Any) -> None:
+    """Each request of an s3fs upload (create, each UploadPart, complete) goes through `with_retries`:
+    s3fs's own retries are off (see `filesystem`), and without this a 503 or a dropped connection on one
+    part would fail the whole file. A part is numbered before its request and recorded only after it
+    succeeded, so sending the same part again is safe (S3 keeps the last upload of a part number)."""
+    call = getattr(f, "_call_s3", None)
+    if call is None:  # not s3fs (gcsfs retries its own requests)
+        return
+
+    def retried(method: str, *args: Any, **kwargs: Any) -> Any:
+        return with_retries(url, lambda: call(method, *args, **kwargs))
+
+    f._call_s3 = retried
 
 
 class _RemoteWriter(io.RawIOBase):
     """An fsspec write stream whose errors name the URL and whose failure leaves no object behind."""
 
-    def __init__(self, url: str, f: Any):
+    def __init__(self, url: str, f: Any, record_digest: bool = False):
         super().__init__()
         self.url, self._f = url, f
+        self._hash = hashlib.sha256() if record_digest else None
+        self._size = 0
 
     def writable(self) -> bool:
         return True
 
     def write(self, data) -> int:
         try:
-            return self._f.write(data)
+            n = self._f.write(data)
+            if self._hash is not None:
+                self._hash.update(data)
+                self._size += len(memoryview(data))
+            return n
+        except StorageError:  # a part upload that failed after its retries (`_retry_requests`)
+            raise
         except Exception as e:  # noqa: BLE001 (the part upload failed: name the URL)
-            raise _as_storage_error(self.url, e) from e
+            raise _as_storage_error(self.url, e, 1) from e
 
     def tell(self) -> int:
         return self._f.tell()
@@ -475,9 +528,14 @@ class _RemoteWriter(io.RawIOBase):
         except Exception as e:  # noqa: BLE001
             with contextlib.suppress(Exception):
                 self._f.discard()
-            raise _as_storage_error(self.url, e) from e
+            if isinstance(e, StorageError):
+                raise
+            raise _as_storage_error(self.url, e, 1) from e
         finally:
             super().close()
+        if self._hash is not None:  # after the object is complete: a digest never names a missing file
+            write_bytes(digest_path(self.url), json.dumps({"size": self._size, "sha256": self._hash.hexdigest()},
+                                                          sort_keys=True).encode())
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
@@ -574,8 +632,6 @@ def makedirs(path: str) -> None:
 
 
 def sha256(path: str) -> str:
-    import hashlib
-
     h = hashlib.sha256()
     with open_read(path) as f:
         while chunk := f.read(1 << 20):

@@ -26,6 +26,12 @@ def checkpoint_path(folder: Path, step: int) -> Path:
     return Path(folder) / f"step-{step:08d}.pt"
 
 
+def checkpoint_step(name: str) -> int | None:
+    """The step of a checkpoint file named `name` (None: not a complete checkpoint's name)."""
+    m = _NAME.match(name)
+    return int(m.group(1)) if m else None
+
+
 def list_checkpoints(folder: str | os.PathLike[str]) -> list[tuple[int, Path]]:
     """(step, path) of the complete checkpoints in `folder`, oldest first."""
     folder = Path(folder)

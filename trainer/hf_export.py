@@ -249,10 +249,28 @@ def write_model_files(
     weights = to_llama_state_dict(state_dict, cfg, vocab_size, layout)
     # "format": "pt" is what transformers checks before reading the file as PyTorch weights.
     save_file(weights, str(folder / WEIGHTS_FILE), metadata={"format": "pt", **(metadata or {})})
+    _sort_metadata(folder / WEIGHTS_FILE)
     for name, content in ((CONFIG_FILE, llama_config(cfg, vocab_size, special)),
                           (GENERATION_CONFIG_FILE, generation_config(special))):
         (folder / name).write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
     return {"rope_layout": layout, "tensors": len(weights), "params": sum(t.numel() for t in weights.values())}
+
+
+def _sort_metadata(path: Path) -> None:
+    """safetensors writes its `__metadata__` map in a random order (a Rust HashMap: two exports of one
+    checkpoint differed in their header); rewrite it sorted, in place. The header is the same JSON
+    reordered, so of the same length, and the tensor data does not move."""
+    with open(path, "r+b") as f:
+        n = int.from_bytes(f.read(8), "little")
+        raw = f.read(n)
+        header = json.loads(raw)
+        if "__metadata__" in header:
+            header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+        text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+        if len(text) > n or len(text.rstrip()) != len(raw.rstrip()):
+            raise ValueError(f"{path}: unexpected safetensors header")
+        f.seek(8)
+        f.write(text.ljust(n))
 
 
 __all__ = [

@@ -70,7 +70,8 @@ class AtomicParquetWriter:
 
     def __enter__(self) -> AtomicParquetWriter:
         if self.remote:
-            self.stream = storage.open_write(self.url)
+            # size and sha256 recorded while uploading: the stage's commit need not read the file back
+            self.stream = storage.open_write(self.url, record_digest=True)
             try:
                 self.writer = pq.ParquetWriter(self.stream, self.schema, **self.options)
             except BaseException:

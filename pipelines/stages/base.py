@@ -101,7 +101,8 @@ def run_beam_stage(stage: BeamStage, layout: RunLayout, config: JobConfig,
 def _run_pipeline(stage: BeamStage, layout: RunLayout, config: JobConfig, beam_args: list[str] | None,
                   out: str, rejected: str) -> Any:
     with (
-        ProgressMonitor(layout.progress_root(), stage.folder, total_docs=stage.total_docs, total_bytes=stage.total_bytes),
+        ProgressMonitor(layout.progress_root(), stage.folder, total_docs=stage.total_docs, total_bytes=stage.total_bytes,
+                        publish=layout.join(".progress", stage.folder) if layout.remote else None),
         pipeline_options(config.runner, beam_args, input_docs=stage.total_docs,
                          input_bytes=stage.total_bytes) as options,
     ):

@@ -11,20 +11,28 @@ run, its data and its losses, and curate_export.json (where it came from and wha
 The checkpoint (the latest, or `--step N`) must have been trained with the run's tokenizer: its
 fingerprint is compared with the one of RUN/tokenizer/tokenizer.model (and its card). The folder is
 written beside DIR and renamed into place, so a reader never sees half an export.
+
+A run in object storage (`--run s3://bucket/runs/x`) is read from the bucket (the checkpoint and the
+tokenizer files, see pipelines/stages/train.py `model_files`), and DIR may be a URL (default RUN/export):
+it is committed like a stage's output, the files under DIR/_attempts/<nonce>/ and DIR/_SUCCESS, listing
+them, written last; the command prints the folder that holds them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from pipelines import storage
 from pipelines.config import JobConfig
 from pipelines.stages import get_stage
 from tokenizer.card import CARD_FILE as TOKENIZER_CARD
@@ -91,12 +99,11 @@ def losses_at(metrics_path: Path, step: int) -> dict[str, Any]:
     return out
 
 
-def dataset_card_meta(shards_dir: Path) -> dict[str, Any]:
+def dataset_card_meta(card: str) -> dict[str, Any]:
     """The YAML front matter of the dataset card RUN/shards/README.md (`curate report`), if any."""
-    card = shards_dir / "README.md"
-    if not card.is_file():
+    if not storage.exists(card):
         return {}
-    text = card.read_text(encoding="utf-8")
+    text = storage.read_bytes(card).decode("utf-8")
     if not text.startswith("---\n"):
         return {}
     end = text.find("\n---", 4)
@@ -197,11 +204,42 @@ def _commit(tmp: Path, out: Path) -> None:
         tmp.rename(out)
 
 
+def _commit_remote(tmp: Path, out: str) -> str:
+    """Upload the finished folder `tmp` to the URL `out` as a stage commits (runlayout.StageCommit): the
+    files under OUT/_attempts/<nonce>/, then OUT/_SUCCESS listing them, written last; an earlier export
+    there is replaced whole. Returns the folder holding the files."""
+    from pipelines.runlayout import RunLayout
+
+    parent, name = storage.dirname(out.rstrip("/")), out.rstrip("/").rsplit("/", 1)[-1]
+    target = RunLayout(parent)
+    if storage.walk_files(out, hidden=True) and not target.has_file(name, INFO_FILE):
+        raise ExportRefused(f"{storage.redact(out)} exists and is not a curate export: choose another --out")
+    attempt = target.begin(name)
+    try:
+        for p in sorted(tmp.iterdir()):
+            storage.copy(str(p), storage.join(attempt.out, p.name))
+        attempt.commit({"format": "curate-export/1"})
+    except BaseException:
+        attempt.abort()
+        raise
+    return target.file(name, INFO_FILE).rsplit("/", 1)[0]
+
+
+def _run_json(layout: Any, stage: str, name: str) -> Any:
+    """A JSON file a stage of the run committed (None if there is none)."""
+    if not layout.remote:
+        return _read_json(Path(layout.root) / stage / name)
+    return json.loads(storage.read_bytes(layout.file(stage, name))) if layout.has_file(stage, name) else None
+
+
 def export_run(run: str | Path, out: str | Path | None = None, step: int | None = None) -> dict[str, Any]:
     """Export RUN's checkpoint (latest or `step`) with RUN's tokenizer into `out`; returns the info
-    written to curate_export.json."""
+    written to curate_export.json. RUN and `out` may be in object storage (the checkpoint and tokenizer
+    are then read from the bucket; the folder is committed like a stage, see `_commit_remote`)."""
     import sentencepiece as spm
 
+    from pipelines.runlayout import RunLayout
+    from pipelines.stages.train import model_files
     from tokenizer.card import fingerprint
     from tokenizer.export import check_export, to_hf_tokenizer
     from tokenizer.hf_folder import write_tokenizer_files
@@ -209,74 +247,87 @@ def export_run(run: str | Path, out: str | Path | None = None, step: int | None 
     from trainer.config import ModelConfig
     from trainer.hf_export import write_model_files
 
-    run = Path(run)
-    out = Path(out) if out is not None else run / DEFAULT_OUT
-    train_dir = run / TRAIN
-    at, ckpt_path = pick_checkpoint(train_dir, step)
-    model_file = run / TOKENIZER / MODEL_FILE
-    if not model_file.is_file():
-        raise ExportRefused(f"{model_file}: no tokenizer model (run `curate tokenizer` first)")
-    model_bytes = model_file.read_bytes()
-    run_fp = fingerprint(model_bytes)
-    card_path = run / TOKENIZER / TOKENIZER_CARD
-    card = _read_json(card_path) or {}
-    if card.get("fingerprint") and card["fingerprint"] != run_fp:
-        raise ExportRefused(f"{card_path} has fingerprint {card['fingerprint']}, "
-                            f"but {model_file} has {run_fp}")
-    ckpt = load_checkpoint(ckpt_path)
-    ckpt_fp = ckpt["meta"]["fingerprint"]
-    if ckpt_fp != run_fp:
-        raise ExportRefused(f"{ckpt_path}: trained with tokenizer {ckpt_fp}, but the run's tokenizer {model_file} "
-                            f"has {run_fp}")
-    tok_section = json.loads(ckpt["meta"]["tokenizer"])
-    vocab_size = int(ckpt["meta"]["vocab_size"])
-    sp = spm.SentencePieceProcessor(model_proto=model_bytes)
-    if sp.get_piece_size() != vocab_size:
-        raise ExportRefused(f"{ckpt_path}: vocabulary of {vocab_size}, {model_file} has {sp.get_piece_size()}")
-    model_cfg_dict = json.loads(ckpt["config"])["model"]
-    model_cfg = ModelConfig(**model_cfg_dict)
+    layout = RunLayout(run)
+    run_ref = storage.redact(layout.url) if layout.remote else str(Path(layout.root).resolve())
+    run_name = run_ref.rstrip("/").rsplit("/", 1)[-1]
+    out_ref = os.fspath(out) if out is not None else layout.join(DEFAULT_OUT)
+    model_ref = layout.join(TOKENIZER, MODEL_FILE)  # for messages
+    with model_files(layout.url, step) as (train_dir, tokenizer_dir), \
+            tempfile.TemporaryDirectory(prefix="curate-export-") as scratch:
+        at, ckpt_path = pick_checkpoint(train_dir, step)
+        ckpt_rel = f"{TRAIN}/{ckpt_path.relative_to(train_dir).as_posix()}"
+        ckpt_ref = storage.redact(layout.join(ckpt_rel)) if layout.remote else str(ckpt_path)
+        model_file = tokenizer_dir / MODEL_FILE
+        if not model_file.is_file():
+            raise ExportRefused(f"{model_ref}: no tokenizer model (run `curate tokenizer` first)")
+        model_bytes = model_file.read_bytes()
+        run_fp = fingerprint(model_bytes)
+        card = _read_json(tokenizer_dir / TOKENIZER_CARD) or {}
+        if card.get("fingerprint") and card["fingerprint"] != run_fp:
+            raise ExportRefused(f"{layout.join(TOKENIZER, TOKENIZER_CARD)} has fingerprint {card['fingerprint']}, "
+                                f"but {model_ref} has {run_fp}")
+        ckpt = load_checkpoint(ckpt_path)
+        ckpt_fp = ckpt["meta"]["fingerprint"]
+        if ckpt_fp != run_fp:
+            raise ExportRefused(f"{ckpt_ref}: trained with tokenizer {ckpt_fp}, but the run's tokenizer {model_ref} "
+                                f"has {run_fp}")
+        tok_section = json.loads(ckpt["meta"]["tokenizer"])
+        vocab_size = int(ckpt["meta"]["vocab_size"])
+        sp = spm.SentencePieceProcessor(model_proto=model_bytes)
+        if sp.get_piece_size() != vocab_size:
+            raise ExportRefused(f"{ckpt_ref}: vocabulary of {vocab_size}, {model_ref} has {sp.get_piece_size()}")
+        model_cfg_dict = json.loads(ckpt["config"])["model"]
+        model_cfg = ModelConfig(**model_cfg_dict)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        written = write_model_files(
-            tmp, ckpt["model"], model_cfg, vocab_size, tok_section,
-            metadata={"curate_run": run.resolve().name, "curate_step": str(at), "tokenizer_fingerprint": run_fp},
-        )
-        files = write_tokenizer_files(tmp, model_bytes, tok_section, model_max_length=model_cfg.seq_len)
-        # the exported tokenizer.json encodes like SentencePiece (edge cases and every piece of the vocabulary)
-        tokenizer_check = check_export(sp, to_hf_tokenizer(model_bytes), [])
-        manifest = _read_json(run / SHARDS / MANIFEST)
-        summary = _read_json(train_dir / "_SUCCESS")
-        info = {
-            "format": "curate-export/1",
-            "run": str(run.resolve()),
-            "run_name": run.resolve().name,
-            "checkpoint": str(ckpt_path.relative_to(run)),
-            "step": at,
-            "tokens": int(ckpt.get("tokens", 0)),
-            "tokenizer_fingerprint": run_fp,
-            "vocab_size": vocab_size,
-            "params": written["params"],
-            "ffn_hidden": model_cfg.hidden,
-            "rope_layout": written["rope_layout"],
-            "losses": losses_at(train_dir / "metrics.jsonl", at),
-            "dataset_card": (run / SHARDS / "README.md").is_file(),
-            "tokenizer_check": {k: tokenizer_check[k] for k in ("texts", "tokens", "mismatches")},
-            "files": sorted([*files, "config.json", "generation_config.json", "model.safetensors", CARD_FILE,
-                             INFO_FILE]),
-        }
-        if summary is not None and summary.get("step") != at:
-            summary = {k: summary[k] for k in ("max_steps", "unigram_entropy") if k in summary}
-        card_text = render_model_card(info, model_cfg_dict, manifest, summary,
-                                      dataset_card_meta(run / SHARDS))
-        (tmp / CARD_FILE).write_text(card_text, encoding="utf-8")
-        (tmp / INFO_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
-        _commit(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    info["out"] = str(out)
+        remote_out = storage.is_remote(out_ref)
+        if remote_out:
+            tmp = Path(scratch) / "export"
+        else:
+            out_path = Path(out_ref)
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = out_path.with_name(f".{out_path.name}.tmp-{uuid.uuid4().hex[:8]}")
+        try:
+            written = write_model_files(
+                tmp, ckpt["model"], model_cfg, vocab_size, tok_section,
+                metadata={"curate_run": run_name, "curate_step": str(at), "tokenizer_fingerprint": run_fp},
+            )
+            files = write_tokenizer_files(tmp, model_bytes, tok_section, model_max_length=model_cfg.seq_len)
+            # the exported tokenizer.json encodes like SentencePiece (edge cases and every piece of the vocabulary)
+            tokenizer_check = check_export(sp, to_hf_tokenizer(model_bytes), [])
+            manifest = _run_json(layout, SHARDS, MANIFEST)
+            summary = _read_json(train_dir / "_SUCCESS")
+            data_card = storage.join(str(layout.stage_dir(SHARDS)), "README.md")
+            info = {
+                "format": "curate-export/1",
+                "run": run_ref,
+                "run_name": run_name,
+                "checkpoint": ckpt_rel,
+                "step": at,
+                "tokens": int(ckpt.get("tokens", 0)),
+                "tokenizer_fingerprint": run_fp,
+                "vocab_size": vocab_size,
+                "params": written["params"],
+                "ffn_hidden": model_cfg.hidden,
+                "rope_layout": written["rope_layout"],
+                "losses": losses_at(train_dir / "metrics.jsonl", at),
+                "dataset_card": storage.exists(data_card),
+                "tokenizer_check": {k: tokenizer_check[k] for k in ("texts", "tokens", "mismatches")},
+                "files": sorted([*files, "config.json", "generation_config.json", "model.safetensors", CARD_FILE,
+                                 INFO_FILE]),
+            }
+            if summary is not None and summary.get("step") != at:
+                summary = {k: summary[k] for k in ("max_steps", "unigram_entropy") if k in summary}
+            card_text = render_model_card(info, model_cfg_dict, manifest, summary, dataset_card_meta(data_card))
+            (tmp / CARD_FILE).write_text(card_text, encoding="utf-8")
+            (tmp / INFO_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+            if remote_out:
+                info["out"] = storage.redact(_commit_remote(tmp, out_ref))
+            else:
+                _commit(tmp, out_path)
+                info["out"] = str(out_path)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp)
     return info
 
 
@@ -294,5 +345,9 @@ def main(args: argparse.Namespace, config: JobConfig, beam_args: list[str]) -> i
     losses = info["losses"]
     print(f"export: step {info['step']} ({info['params'] / 1e6:.2f}M params, rotary layout {info['rope_layout']}, "
           f"train loss {_num(losses['train_loss'])}, val loss {_num(losses['val_loss'])}) -> {info['out']}")
-    print(f'  AutoModelForCausalLM.from_pretrained("{info["out"]}"), AutoTokenizer.from_pretrained("{info["out"]}")')
+    where = info["out"]
+    if storage.is_remote(where):  # transformers loads a local folder: copy the committed one down first
+        print(f"  copy {where}/ to a folder DIR (e.g. `aws s3 cp --recursive`), then")
+        where = "DIR"
+    print(f'  AutoModelForCausalLM.from_pretrained("{where}"), AutoTokenizer.from_pretrained("{where}")')
     return 0

@@ -1,4 +1,5 @@
-"""Generate: sample text from RUN/train's latest checkpoint, decoded with RUN/tokenizer/tokenizer.model.
+"""Generate: sample text from RUN/train's latest checkpoint, decoded with RUN/tokenizer/tokenizer.model
+(a run in object storage: both read from the bucket, see pipelines/stages/train.py `model_files`).
 
     curate generate --run RUN --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K] [--samples N]
 """
@@ -26,19 +27,19 @@ def main(args: argparse.Namespace, config: JobConfig, beam_args: list[str]) -> i
         print(f"curate generate: unknown arguments {' '.join(beam_args)}", file=sys.stderr)
         return 2
     from pipelines.runlayout import RunLayout
-    from pipelines.stages import get_stage
-    from pipelines.stages.train import expected_fingerprint
+    from pipelines.stages.train import expected_fingerprint, model_files
     from tokenizer.train import MODEL_FILE
     from trainer.generate import generate_text
 
     layout = RunLayout(args.run)
     try:
-        texts = generate_text(
-            layout.stage_dir(get_stage("train").folder),
-            layout.stage_dir(get_stage("tokenizer").folder) / MODEL_FILE, args.prompt,
-            tokenizer_fingerprint=expected_fingerprint(layout), max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-            top_k=args.top_k or None, seed=args.seed, num_samples=args.samples, device=args.device,
-        )
+        with model_files(layout.url) as (train_dir, tokenizer_dir):
+            texts = generate_text(
+                train_dir, tokenizer_dir / MODEL_FILE, args.prompt,
+                tokenizer_fingerprint=expected_fingerprint(layout, layout.url), max_new_tokens=args.max_new_tokens,
+                temperature=args.temperature, top_k=args.top_k or None, seed=args.seed, num_samples=args.samples,
+                device=args.device,
+            )
     except (FileNotFoundError, ValueError) as e:
         print(f"curate generate: {e}", file=sys.stderr)
         return 1

@@ -21,6 +21,7 @@ local or shared run folder).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import math
@@ -28,7 +29,8 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -161,6 +163,41 @@ class Mirror:
         if "_SUCCESS" in now and self.synced.get("_SUCCESS") != now["_SUCCESS"]:
             storage.copy(str(self.local / "_SUCCESS"), storage.join(self.url, "_SUCCESS"))
             self.synced["_SUCCESS"] = now["_SUCCESS"]
+
+
+@contextlib.contextmanager
+def model_files(root: str, step: int | None = None) -> Iterator[tuple[Path, Path]]:
+    """(RUN/train, RUN/tokenizer) as local folders, for the readers of the trained model (eval, generate,
+    export): the run's own folders on a local disk. For a run in object storage, a temporary copy (removed
+    after the block) of what they read: RUN/train/ as the train stage mirrors it to the bucket, without
+    its checkpoints but one (the latest, or `step`), and the tokenizer files its `_SUCCESS` lists."""
+    if not storage.is_remote(root):
+        yield Path(root) / NAME, Path(root) / TOKENIZER
+        return
+    from trainer.checkpoint import checkpoint_step
+    from trainer.train import CHECKPOINTS
+
+    train_url = storage.join(root, NAME)
+    entries = {storage.relative(e.path, train_url): e.path for e in storage.walk_files(train_url)}
+    steps = {s: name for name in entries if name.startswith(f"{CHECKPOINTS}/")
+             and (s := checkpoint_step(name.rsplit("/", 1)[-1])) is not None}
+    keep = max(steps, default=None) if step is None else step
+    if keep not in steps:
+        where = storage.redact(storage.join(train_url, CHECKPOINTS))
+        raise FileNotFoundError(f"no checkpoint in {where} (run `curate train` first)" if not steps else
+                                f"no checkpoint of step {step} in {where}; there are steps {sorted(steps)}")
+    with tempfile.TemporaryDirectory(prefix="curate-model-") as tmp:
+        train, tok = Path(tmp) / NAME, Path(tmp) / TOKENIZER
+        tok.mkdir(parents=True)
+        for name, url in entries.items():
+            if not name.startswith(f"{CHECKPOINTS}/") or name == steps.get(keep):
+                storage.copy(url, str(train / name))
+        (train / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
+        committed = RunLayout(root)
+        for name in ("tokenizer.model", CARD_FILE):
+            if committed.has_file(TOKENIZER, name):
+                storage.copy(committed.file(TOKENIZER, name), str(tok / name))
+        yield train, tok
 
 
 def plan_text(layout: RunLayout, config: JobConfig, url: str | None = None) -> str:

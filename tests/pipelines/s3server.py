@@ -71,6 +71,9 @@ class Faults:
 
     slowdown: dict[str, int] = field(default_factory=dict)  # path -> how many 503s before passing
     cut: dict[str, int] = field(default_factory=dict)  # path -> how many GET bodies to cut half-way
+    # path -> how many UploadPart requests (PUT ?partNumber=) to fail: "503" answers SlowDown, "drop"
+    # closes the connection without an answer
+    part_faults: dict[str, list[str]] = field(default_factory=dict)
     missing: set[str] = field(default_factory=set)  # paths answered 404 NoSuchKey on GET/HEAD
     denied_keys: set[str] = field(default_factory=set)  # access key ids answered 403 AccessDenied
     readonly_keys: set[str] = field(default_factory=set)  # access key ids answered 403 on every write
@@ -84,6 +87,13 @@ class Faults:
                     table[key] = left - 1
                     return True
         return False
+
+    def take_part_fault(self, path: str) -> str | None:
+        with self.lock:
+            for key, left in self.part_faults.items():
+                if key in path and left:
+                    return left.pop(0)
+        return None
 
 
 _HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "te", "upgrade"}
@@ -120,6 +130,16 @@ class FaultProxy:
                     return self._error(404, "NoSuchKey", "The specified key does not exist.")
                 if faults.take(faults.slowdown, path):
                     return self._error(503, "SlowDown", "Please reduce your request rate.")
+                if self.command == "PUT" and "partNumber=" in self.path:
+                    fault = faults.take_part_fault(path)
+                    if fault == "503":
+                        return self._error(503, "SlowDown", "Please reduce your request rate.")
+                    if fault == "drop":
+                        self._record(path, 0)
+                        self.close_connection = True
+                        with contextlib.suppress(OSError):
+                            self.connection.shutdown(socket.SHUT_RDWR)
+                        return
                 conn = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
                 conn.request(self.command, self.path, body=body, headers=headers)

@@ -8,6 +8,7 @@ fails before anything is written, naming the URL."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import subprocess
@@ -83,7 +84,8 @@ def secret_s3(s3, monkeypatch):
     return s3
 
 
-def test_job_with_inputs_and_run_in_a_bucket_matches_local_disk(secret_s3, reference, tmp_path, monkeypatch):
+def test_job_with_inputs_and_run_in_a_bucket_matches_local_disk(secret_s3, reference, tmp_path, monkeypatch,
+                                                                 capsys):
     client, bucket, proxy = secret_s3
     upload_tree(client, bucket, "sample", SAMPLE_DIR)
     job = _job(tmp_path / "job.yaml", f"s3://{bucket}/sample", report=True)
@@ -109,6 +111,35 @@ def test_job_with_inputs_and_run_in_a_bucket_matches_local_disk(secret_s3, refer
     monkeypatch.setenv("CURATE_CACHE", str(tmp_path / "cache"))
     assert curate(["train", "--run", f"s3://{bucket}/runs/demo", "--max-steps", "2", *SETTINGS]) == 0
     assert "runs/demo/train/_SUCCESS" in _keys(client, bucket, "runs/demo/train/")
+    _export_from_the_bucket(client, bucket, f"s3://{bucket}/runs/demo", tmp_path, capsys)
+
+
+def _export_from_the_bucket(client, bucket: str, url: str, tmp_path: Path, capsys) -> None:
+    """`curate export` reads the checkpoint and tokenizer from the bucket; to a URL (default RUN/export) it
+    commits like a stage: files under export/_attempts/<nonce>/, then export/_SUCCESS listing them; the same
+    bytes as an export of the same run to a local folder."""
+    local = tmp_path / "hf"
+    assert curate(["export", "--run", url, "--out", str(local)]) == 0
+    for _ in range(2):  # the second export replaces the first whole
+        assert curate(["export", "--run", url]) == 0
+    prefix = url[len(f"s3://{bucket}/"):] + "/export/"
+    keys = _keys(client, bucket, prefix)
+    assert f"{prefix}_SUCCESS" in keys and len({k.split("/")[4] for k in keys if "/_attempts/" in k}) == 1, keys
+    layout = RunLayout(url)
+    files = {f["path"] for f in layout.read_success("export")["files"]}
+    assert files == {p.name for p in local.iterdir()} and "model.safetensors" in files
+    for name in sorted(files):
+        key = layout.file("export", name)[len(f"s3://{bucket}/"):]
+        assert client.get_object(Bucket=bucket, Key=key)["Body"].read() == (local / name).read_bytes(), name
+    info = json.loads((local / "curate_export.json").read_text())
+    assert info["run"] == url and info["step"] == 2 and info["checkpoint"] == "train/checkpoints/step-00000002.pt"
+    assert f"{url}/export/_attempts/" in capsys.readouterr().out
+    # a --out that holds something else is refused, and left alone
+    mine = prefix.replace("/export/", "/mine/")
+    client.put_object(Bucket=bucket, Key=f"{mine}notes.txt", Body=b"keep")
+    assert curate(["export", "--run", url, "--out", f"{url}/mine"]) == 1
+    assert "is not a curate export" in capsys.readouterr().err
+    assert _keys(client, bucket, mine) == [f"{mine}notes.txt"]
 
 
 def test_stray_parts_are_never_read(s3, tmp_path, monkeypatch):

@@ -92,3 +92,34 @@ def test_commit_on_an_object_store_writes_success_last_and_cleans_up(s3):
     storage.write_bytes(storage.join(aborted.out, "part-00000.parquet"), b"x")
     aborted.abort()
     assert not [k for k in _keys(client, bucket) if k.startswith("run/filter")]
+
+
+def test_commit_on_an_object_store_takes_the_digests_the_writer_recorded(s3):
+    """The Parquet writer hashes what it uploads and leaves size and sha256 beside the part: the commit
+    lists the same sha256 without reading the part back, and removes the digest files; a digest whose
+    size no longer matches the part is not trusted (the part is hashed)."""
+    import pyarrow as pa
+
+    from pipelines import storage
+    from pipelines.io.parquet import write_table
+
+    client, bucket, proxy = s3
+    layout = RunLayout(f"s3://{bucket}/run")
+    c = layout.begin("ingest")
+    table = pa.table({"id": [f"{i:05d}" for i in range(2000)]})
+    write_table(table, table.schema, storage.join(c.out, "part-00000.parquet"))
+    write_table(table, table.schema, storage.join(c.rejected, "part-00000.parquet"))
+    storage.write_bytes(storage.join(c.out, "part-00001.parquet"), b"unrecorded")
+    storage.write_bytes(storage.digest_path(storage.join(c.out, "part-00001.parquet")),
+                        b'{"sha256": "0000", "size": 3}')  # stale: another size
+    assert storage.exists(storage.digest_path(storage.join(c.out, "part-00000.parquet")))
+    proxy.faults.seen.clear()
+    c.commit({})
+    gets = [p for m, p, _ in proxy.faults.seen if m == "GET" and p.endswith(".parquet")]
+    assert gets == [f"/{bucket}/run/ingest/_attempts/{c.nonce}/part-00001.parquet"]  # only the unrecorded one
+    success = layout.read_success("ingest")
+    for listed in (*success["files"], *success["rejected_files"]):
+        folder = c.out if listed in success["files"] else c.rejected
+        assert listed["sha256"] == hashlib.sha256(storage.read_bytes(storage.join(folder, listed["path"]))).hexdigest()
+    assert [f["path"] for f in success["files"]] == ["part-00000.parquet", "part-00001.parquet"]
+    assert not [k for k in _keys(client, bucket) if k.endswith(storage.DIGEST_SUFFIX)]

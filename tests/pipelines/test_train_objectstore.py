@@ -73,6 +73,9 @@ def test_train_from_the_bucket_matches_local_reuses_its_cache_and_refuses_a_chan
     assert "resuming from" in out and "(step 4)" in out
     assert _losses(_get(client, bucket, "runs/r1/train/metrics.jsonl").decode()) == local
 
+    # eval and generate read the model from the bucket: the figures and text of the local run
+    _readers_match_local(client, bucket, run, url, tmp_path, capsys)
+
     # A shard whose bytes changed in the bucket: refused before use, naming its URL (cold cache).
     name = "train-00000-of-00001.parquet"
     data = bytearray((run / "shards" / name).read_bytes())
@@ -95,3 +98,23 @@ def test_train_on_a_bucket_run_without_shards_names_the_manifest_url(s3, tmp_pat
     monkeypatch.setenv("CURATE_CACHE", str(tmp_path / "cache"))
     assert main(["train", "--run", f"s3://{bucket}/runs/none", *SETTINGS]) == 1
     assert f"s3://{bucket}/runs/none/shards/manifest.json: no shard manifest" in capsys.readouterr().err
+
+
+def _readers_match_local(client, bucket: str, run: Path, url: str, tmp_path: Path, capsys) -> None:
+    """`curate eval` and `curate generate` on the bucket run give what they give on the local run (the same
+    checkpoint); `curate export` of a bucket run: tests/pipelines/test_objectstore_run.py."""
+    held = tmp_path / "held.jsonl"
+    held.write_text("".join(json.dumps({"text": t}) + "\n" for t in ("The cat sat on the mat.", "Zwei Birnen.")))
+    for where in (str(run), url):
+        assert main(["eval", "--run", where, "--eval", f"held={held}"]) == 0
+    local = json.loads((run / "eval" / "results.json").read_text())
+    remote = json.loads(_get(client, bucket, "runs/r1/eval/results.json"))
+    assert remote["sets"]["held"]["bits_per_byte"] == local["sets"]["held"]["bits_per_byte"] > 0
+    assert remote["checkpoint"] == f"{url}/train/checkpoints/step-00000004.pt" and remote["step"] == 4
+    capsys.readouterr()
+    texts = []
+    for where in (str(run), url):
+        assert main(["generate", "--run", where, "--prompt", "The", "--max-new-tokens", "12"]) == 0
+        texts.append(capsys.readouterr().out)
+    assert texts[0] == texts[1] and texts[0].startswith("The")
+

@@ -43,6 +43,20 @@ def test_large_file_goes_up_in_parts_of_part_size(s3):
     assert len(parts) >= 2  # UploadPart requests (PUT ?partNumber=...), not one PutObject
 
 
+def test_a_failed_part_upload_is_retried_and_the_file_is_complete(s3):
+    """A 503 SlowDown and a dropped connection on UploadPart requests: each part is sent again (the
+    layer's backoff), the object is whole, and no upload is left open."""
+    client, bucket, proxy = s3
+    storage.configure(StorageConfig(part_size=storage.MIN_PART_SIZE, backoff_initial_s=0.01))
+    url = f"s3://{bucket}/run/flaky.parquet"
+    proxy.faults.part_faults["/run/flaky.parquet"] = ["503", "drop", "503"]
+    table = _table(120, 100_000)  # 12 MB: three parts
+    write_table(table, SCHEMA, url)
+    assert read_table(url).equals(table)
+    assert proxy.faults.part_faults["/run/flaky.parquet"] == []  # every fault was met
+    assert not client.list_multipart_uploads(Bucket=bucket).get("Uploads")
+
+
 def test_failed_write_leaves_no_object_and_no_upload(s3):
     client, bucket, _ = s3
     storage.configure(StorageConfig(part_size=storage.MIN_PART_SIZE, backoff_initial_s=0.01))
