@@ -37,6 +37,7 @@ class C4Result:
     drop: Drop | None
     lines_removed: int  # non-blank lines removed
     sentences: int
+    chunks: list[str] | None = None  # the whitespace-separated pieces of `text` (`text.split()`)
 
 
 def c4_clean(text: str, cfg: C4Config) -> C4Result:
@@ -44,6 +45,7 @@ def c4_clean(text: str, cfg: C4Config) -> C4Result:
     max_word = cfg.max_word_length
     min_words = cfg.min_words_per_line
     kept: list[str] = []
+    chunks: list[str] = []  # of the kept lines, from the split each line needs anyway
     removed = 0
     for raw in text.splitlines():
         line = raw.strip()
@@ -53,8 +55,10 @@ def c4_clean(text: str, cfg: C4Config) -> C4Result:
         if max_word is not None and len(line) > max_word and max(map(len, words)) > max_word:
             removed += 1
             continue
+        line_chunks = words
         if cfg.remove_citations and "[" in line:
             line = CITATION_RE.sub("", line)
+            line_chunks = line.split()
         if cfg.require_terminal_punct and (not line.endswith(end_marks) or line.endswith(ELLIPSIS)):
             removed += 1
             continue
@@ -73,8 +77,9 @@ def c4_clean(text: str, cfg: C4Config) -> C4Result:
             removed += 1
             continue
         kept.append(line)
+        chunks += line_chunks
     cleaned = "\n".join(kept)
     sentences = count_sentences(cleaned)
     if cfg.min_sentences is not None and sentences < cfg.min_sentences:
         return C4Result(text, Drop(f"{NAME}:too_few_sentences", sentences, cfg.min_sentences), removed, sentences)
-    return C4Result(cleaned, None, removed, sentences)
+    return C4Result(cleaned, None, removed, sentences, chunks)

@@ -71,6 +71,12 @@ class Work:
             self._source_stats = TextStats(self.doc.text)
         return self._source_stats
 
+    def set_text(self, text: str, chunks: list[str] | None = None) -> None:
+        """The text as cleaned so far; `chunks`, where the caller has them, is `text.split()`."""
+        self.text = text
+        if chunks is not None:
+            self._stats = self.source_stats.of_lines(text, chunks)
+
     @property
     def stats(self) -> TextStats:
         if self.text is self.doc.text:
@@ -229,7 +235,7 @@ class C4Rule(_Scoped):
         work.signals["c4_sentences"] = c4.sentences
         if c4.drop:
             return c4.drop
-        work.text = c4.text
+        work.set_text(c4.text, c4.chunks)
         return None
 
 

@@ -125,10 +125,9 @@ def clear_cache() -> None:
     _CHUNK_TOKENS = {}
 
 
-def tokenize(text: str) -> list[str]:
-    """All tokens (words, numbers, URLs, e-mail addresses, punctuation marks) in order."""
+def chunk_tokens(chunks: list[str]) -> dict[str, tuple[str, ...]]:
+    """The chunk cache, holding the tokens of every chunk in `chunks` (one fill for a whole text)."""
     global _CHUNK_TOKENS
-    chunks = text.split()
     cache = _CHUNK_TOKENS
     new = set(chunks).difference(cache)
     if new:
@@ -138,7 +137,22 @@ def tokenize(text: str) -> list[str]:
             new = set(chunks)
         for chunk in new:
             cache[chunk] = (chunk,) if chunk.isalpha() else tuple(tokenize_regex(chunk))
-    return list(chain.from_iterable(map(cache.__getitem__, chunks)))
+    return cache
+
+
+def tokenize(text: str) -> list[str]:
+    """All tokens (words, numbers, URLs, e-mail addresses, punctuation marks) in order."""
+    chunks = text.split()
+    return list(chain.from_iterable(map(chunk_tokens(chunks).__getitem__, chunks)))
+
+
+def count_tokens(chunks: list[str]) -> int:
+    """`len(tokenize(text))` without building the list, from the text's chunks (`text.split()`)."""
+    try:
+        # Usually every chunk is cached already (the text's lines were tokenized as another text's).
+        return sum(map(len, map(_CHUNK_TOKENS.__getitem__, chunks)))
+    except KeyError:
+        return sum(map(len, map(chunk_tokens(chunks).__getitem__, chunks)))
 
 
 def is_word(token: str) -> bool:
@@ -176,20 +190,26 @@ def duplicates(items: list[str]) -> tuple[int, int]:
 class TextStats:
     """Splits of one text, each computed on first use. Rules receive this, never re-split the text.
 
-    Tokens are found line by line: no token spans a line break and no pattern looks across one (a
-    line break is whitespace, and whitespace around a line reads as the start or end of the text), so
-    a text's tokens are its lines' tokens in order. The per-line tokens are kept in a dictionary that
-    `of_lines` shares with the stats of a text made of this one's lines (C4's cleaned text), so a
-    document is tokenized once although rules read both texts.
+    The whole text is tokenized in one go (its whitespace chunks through the chunk cache of
+    `tokenize`); `of_lines` gives the stats of a text made of this one's lines (C4's cleaned text),
+    whose chunks are then nearly all in the cache already, so a document is tokenized once although
+    rules read both texts.
     """
 
-    def __init__(self, text: str, _line_tokens: dict[str, list[str]] | None = None):
+    def __init__(self, text: str, chunks: list[str] | None = None):
         self.text = text
-        self._line_tokens: dict[str, list[str]] = {} if _line_tokens is None else _line_tokens
+        if chunks is not None:
+            self.chunks = chunks  # the caller split it already
 
-    def of_lines(self, text: str) -> TextStats:
-        """Stats of `text`, whose lines come from this text: lines tokenized here are not tokenized again."""
-        return TextStats(text, self._line_tokens)
+    def of_lines(self, text: str, chunks: list[str] | None = None) -> TextStats:
+        """Stats of `text`, whose lines come from this text (their chunks are tokenized already);
+        `chunks`, where given, is `text.split()`."""
+        return TextStats(text, chunks)
+
+    @cached_property
+    def chunks(self) -> list[str]:
+        """The whitespace-separated pieces of the text (`str.split()`), which tokens never cross."""
+        return self.text.split()
 
     @cached_property
     def lines(self) -> list[str]:
@@ -200,21 +220,10 @@ class TextStats:
         return split_paragraphs(self.text)
 
     @cached_property
-    def line_tokens(self) -> list[list[str]]:
-        """The tokens of each line (split at "\\n"), blank lines included."""
-        cache = self._line_tokens
-        out = []
-        for line in self.text.split("\n"):
-            tokens = cache.get(line)
-            if tokens is None:
-                tokens = cache[line] = tokenize(line)
-            out.append(tokens)
-        return out
-
-    @cached_property
     def tokens(self) -> list[str]:
         """Every token including punctuation marks (what datatrove's rules call `words`)."""
-        return list(chain.from_iterable(self.line_tokens))
+        chunks = self.chunks
+        return list(chain.from_iterable(map(chunk_tokens(chunks).__getitem__, chunks)))
 
     @cached_property
     def token_counts(self) -> Counter[str]:
@@ -247,7 +256,7 @@ class TextStats:
     def n_tokens(self) -> int:
         if "tokens" in self.__dict__:
             return len(self.tokens)
-        return sum(map(len, self.line_tokens))
+        return count_tokens(self.chunks)
 
     @cached_property
     def alpha_words(self) -> int:
