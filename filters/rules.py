@@ -71,11 +71,13 @@ class Work:
             self._source_stats = TextStats(self.doc.text)
         return self._source_stats
 
-    def set_text(self, text: str, chunks: list[str] | None = None) -> None:
-        """The text as cleaned so far; `chunks`, where the caller has them, is `text.split()`."""
+    def set_text(self, text: str, chunks: list[str] | None = None, gone: list[str] | None = None,
+                 new: list[str] | None = None) -> None:
+        """The text as cleaned so far; where the caller has them, `chunks` is `text.split()` and `gone`
+        and `new` the chunks of the input text not in `text` and those of `text` not in the input."""
         self.text = text
         if chunks is not None:
-            self._stats = self.source_stats.of_lines(text, chunks)
+            self._stats = self.source_stats.of_lines(text, chunks, gone, new)
 
     @property
     def stats(self) -> TextStats:
@@ -235,7 +237,7 @@ class C4Rule(_Scoped):
         work.signals["c4_sentences"] = c4.sentences
         if c4.drop:
             return c4.drop
-        work.set_text(c4.text, c4.chunks)
+        work.set_text(c4.text, c4.chunks, c4.gone_chunks, c4.new_chunks)
         return None
 
 

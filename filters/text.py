@@ -200,11 +200,19 @@ class TextStats:
         self.text = text
         if chunks is not None:
             self.chunks = chunks  # the caller split it already
+        # (source stats, chunks of the source not in this text, chunks of this text not in the source)
+        self._diff: tuple[TextStats, list[str], list[str]] | None = None
 
-    def of_lines(self, text: str, chunks: list[str] | None = None) -> TextStats:
-        """Stats of `text`, whose lines come from this text (their chunks are tokenized already);
-        `chunks`, where given, is `text.split()`."""
-        return TextStats(text, chunks)
+    def of_lines(self, text: str, chunks: list[str] | None = None, gone: list[str] | None = None,
+                 new: list[str] | None = None) -> TextStats:
+        """Stats of `text`, whose lines come from this text (their chunks are tokenized already).
+        Where given, `chunks` is `text.split()`, and `gone` and `new` are the chunks of this text not
+        in `text` and those of `text` not in this text (multisets): `n_tokens` then counts only those,
+        if this text's count is known and they are fewer."""
+        out = TextStats(text, chunks)
+        if gone is not None and new is not None:
+            out._diff = (self, gone, new)
+        return out
 
     @cached_property
     def chunks(self) -> list[str]:
@@ -256,6 +264,10 @@ class TextStats:
     def n_tokens(self) -> int:
         if "tokens" in self.__dict__:
             return len(self.tokens)
+        if self._diff is not None:
+            source, gone, new = self._diff
+            if ("n_tokens" in source.__dict__ or "tokens" in source.__dict__) and len(gone) + len(new) < len(self.chunks):
+                return source.n_tokens - count_tokens(gone) + count_tokens(new)
         return count_tokens(self.chunks)
 
     @cached_property
