@@ -19,11 +19,15 @@ Numbers and their units are two tokens ("8m", "100km"). Known difference: spaCy 
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from collections import Counter
 from functools import cached_property
-from itertools import chain, compress, filterfalse
-from operator import mul
+from itertools import chain, repeat
+
+import numpy as np
+
+from filters.stopwords import STOP_WORDS
 
 # Sentence-terminal punctuation of the common scripts (a subset of Unicode's Sentence_Terminal
 # property, which datatrove's TERMINAL_PUNCTUATION lists in full; the rest are rare scripts).
@@ -110,49 +114,135 @@ def tokenize_regex(text: str) -> list[str]:
     return _TOKEN_RE.findall(text)
 
 
-# The tokens of each whitespace-separated chunk seen so far (bounded: cleared when full, which changes
-# nothing but speed). No token spans whitespace and no pattern looks across it (every lookaround reads
-# whitespace as it reads the start or end of the text, and `str.split` and `\s` agree on what is
-# whitespace), so a text's tokens are its chunks' tokens in order; a chunk of letters only is one
-# token. Most chunks are words seen before, so the regex runs on a small part of a document.
-_CHUNK_TOKENS: dict[str, tuple[str, ...]] = {}
-_CHUNK_CACHE_MAX = 200_000  # distinct chunks (~25 MB); the whole shared web corpus has ~190,000
+# Every whitespace-separated chunk seen so far, numbered, with its tokens and the numbers the rules add
+# up (bounded: replaced when full, which changes nothing but speed). No token spans whitespace and no
+# pattern looks across it (every lookaround reads whitespace as it reads the start or end of the text,
+# and `str.split` and `\s` agree on what is whitespace), so a text's tokens are its chunks' tokens in
+# order; a chunk of letters only is one token. Most chunks are words seen before, so the regex runs on
+# a small part of a document, and a document's word statistics are sums over its chunks' ids in numpy.
+_CHUNK_CACHE_MAX = 200_000  # distinct chunks (~40 MB); the whole shared web corpus has ~200,000
+
+# The stop words of every built-in list, each a bit of a chunk's stop-word mask.
+_STOP_BITS: dict[str, int] = {w: 1 << i for i, w in enumerate(sorted(set().union(*STOP_WORDS.values())))}
+assert len(_STOP_BITS) <= 63, "stop-word masks are int64"
+
+
+def _grow(arr: np.ndarray, need: int) -> np.ndarray:
+    """`arr` or a copy with room for `need` items (a reader holding the old array keeps valid data)."""
+    if len(arr) >= need:
+        return arr
+    out = np.zeros(max(need, 2 * len(arr), 1024), dtype=arr.dtype)
+    out[: len(arr)] = arr
+    return out
+
+
+class ChunkTable:
+    """Distinct chunks, append-only: `ids` numbers them; per chunk id its tokens and, in arrays, its
+    numbers of tokens, words, characters in words, words with a letter and its stop-word mask; per
+    token of every chunk, in one flat array in chunk order, its hash and length (for n-grams)."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.tokens: list[tuple[str, ...]] = []
+        self.n_tokens = np.zeros(0, np.int64)
+        self.n_words = np.zeros(0, np.int64)
+        self.word_chars = np.zeros(0, np.int64)
+        self.alpha_words = np.zeros(0, np.int64)
+        self.stop_mask = np.zeros(0, np.int64)
+        self.first = np.zeros(0, np.int64)  # index of a chunk's first token in the flat arrays
+        self.hash = np.zeros(0, np.int64)
+        self.length = np.zeros(0, np.int64)
+        self.n_flat = 0
+
+    def add(self, new: list[str]) -> None:
+        start, k = len(self.tokens), len(new)
+        toks = [(c,) if c.isalpha() else tuple(tokenize_regex(c)) for c in new]
+        flat = list(chain.from_iterable(toks))
+        f0, nf = self.n_flat, len(flat)
+        ntok = np.fromiter(map(len, toks), np.int64, k)
+        starts = np.zeros(k, np.int64)
+        np.cumsum(ntok[:-1], out=starts[1:])
+        lengths = np.fromiter(map(len, flat), np.int64, nf)
+        word = np.fromiter(map(is_word, flat), bool, nf)
+        letter = np.fromiter(map(_has_letter, flat), bool, nf)
+        # (stop words are words: a punctuation token never lower-cases to one)
+        stop = np.fromiter(map(_STOP_BITS.get, map(str.lower, flat), repeat(0, nf)), np.int64, nf)
+
+        def per_chunk(ufunc: np.ufunc, values: np.ndarray) -> np.ndarray:
+            # (a chunk always has a token, as every non-space character is one or is in one; the padding
+            # and the masking keep the sums right even if one had none)
+            out = ufunc.reduceat(np.append(values, 0), starts)
+            out[ntok == 0] = 0
+            return out
+
+        # Flat arrays first, then per-chunk ones, then the ids: a chunk is visible once complete.
+        self.hash = h = _grow(self.hash, f0 + nf)
+        h[f0 : f0 + nf] = np.fromiter(map(hash, flat), np.int64, nf)
+        self.length = ln = _grow(self.length, f0 + nf)
+        ln[f0 : f0 + nf] = lengths
+        end = start + k
+        for name, values in (
+            ("n_tokens", ntok),
+            ("first", starts + f0),
+            ("n_words", per_chunk(np.add, word.astype(np.int64))),
+            ("word_chars", per_chunk(np.add, np.where(word, lengths, 0))),
+            ("alpha_words", per_chunk(np.add, (word & letter).astype(np.int64))),
+            ("stop_mask", per_chunk(np.bitwise_or, stop)),
+        ):
+            arr = _grow(getattr(self, name), end)
+            arr[start:end] = values
+            setattr(self, name, arr)
+        self.n_flat = f0 + nf
+        self.tokens.extend(toks)
+        self.ids.update(zip(new, range(start, end), strict=True))
+
+
+_TABLE = ChunkTable()
+_TABLE_LOCK = threading.Lock()
 
 
 def clear_cache() -> None:
     """Forget the chunks seen so far (for measurements that must start cold)."""
-    global _CHUNK_TOKENS
-    _CHUNK_TOKENS = {}
+    global _TABLE
+    with _TABLE_LOCK:
+        _TABLE = ChunkTable()
 
 
-def chunk_tokens(chunks: list[str]) -> dict[str, tuple[str, ...]]:
-    """The chunk cache, holding the tokens of every chunk in `chunks` (one fill for a whole text)."""
-    global _CHUNK_TOKENS
-    cache = _CHUNK_TOKENS
-    new = set(chunks).difference(cache)
+def chunk_ids(chunks: list[str]) -> tuple[ChunkTable, np.ndarray]:
+    """The chunk table, holding every chunk in `chunks` (one fill for a whole text), and their ids."""
+    global _TABLE
+    table = _TABLE
+    new = set(chunks).difference(table.ids)
     if new:
-        if len(cache) + len(new) > _CHUNK_CACHE_MAX:
-            # A new dictionary rather than clearing this one: a thread reading it meanwhile keeps it.
-            cache = _CHUNK_TOKENS = {}
-            new = set(chunks)
-        for chunk in new:
-            cache[chunk] = (chunk,) if chunk.isalpha() else tuple(tokenize_regex(chunk))
-    return cache
+        with _TABLE_LOCK:
+            if table is not _TABLE:
+                table = _TABLE
+                new.difference_update(table.ids)
+            else:
+                new = [c for c in new if c not in table.ids]  # another thread may have added some
+            if len(table.ids) + len(new) > _CHUNK_CACHE_MAX:
+                # A new table rather than clearing this one: a thread reading it meanwhile keeps it.
+                table = _TABLE = ChunkTable()
+                new = set(chunks)
+            if new:
+                table.add(list(new))
+    return table, np.fromiter(map(table.ids.__getitem__, chunks), np.int64, len(chunks))
 
 
 def tokenize(text: str) -> list[str]:
     """All tokens (words, numbers, URLs, e-mail addresses, punctuation marks) in order."""
-    chunks = text.split()
-    return list(chain.from_iterable(map(chunk_tokens(chunks).__getitem__, chunks)))
+    table, ids = chunk_ids(text.split())
+    return list(chain.from_iterable(map(table.tokens.__getitem__, ids.tolist())))
 
 
 def count_tokens(chunks: list[str]) -> int:
     """`len(tokenize(text))` without building the list, from the text's chunks (`text.split()`)."""
-    try:
-        # Usually every chunk is cached already (the text's lines were tokenized as another text's).
-        return sum(map(len, map(_CHUNK_TOKENS.__getitem__, chunks)))
-    except KeyError:
-        return sum(map(len, map(chunk_tokens(chunks).__getitem__, chunks)))
+    table, ids = chunk_ids(chunks)
+    return int(table.n_tokens[ids].sum())
+
+
+def _has_letter(token: str) -> bool:
+    return token.isalpha() or _LETTER_RE.search(token) is not None
 
 
 def is_word(token: str) -> bool:
@@ -228,58 +318,87 @@ class TextStats:
         return split_paragraphs(self.text)
 
     @cached_property
+    def chunk_ids(self) -> tuple[ChunkTable, np.ndarray]:
+        """The chunk table and the id of each chunk of the text in it."""
+        return chunk_ids(self.chunks)
+
+    @cached_property
     def tokens(self) -> list[str]:
         """Every token including punctuation marks (what datatrove's rules call `words`)."""
-        chunks = self.chunks
-        return list(chain.from_iterable(map(chunk_tokens(chunks).__getitem__, chunks)))
+        table, ids = self.chunk_ids
+        return list(chain.from_iterable(map(table.tokens.__getitem__, ids.tolist())))
+
+    def token_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The hash (`hash(token)`) and the length of every token, in order, as int64 arrays."""
+        table, ids = self.chunk_ids
+        ntok = table.n_tokens[ids]
+        first = table.first[ids]
+        if len(ids) == 0 or int(ntok.max()) == 1:
+            flat = first
+        else:  # each chunk's run of tokens in the flat arrays
+            ends = np.cumsum(ntok)
+            flat = np.repeat(first - (ends - ntok), ntok) + np.arange(int(ends[-1]))
+        return table.hash[flat], table.length[flat]
 
     @cached_property
     def token_counts(self) -> Counter[str]:
-        """How often each distinct token occurs (one C-speed pass; the word statistics read this)."""
+        """How often each distinct token occurs."""
         return Counter(self.tokens)
 
     @cached_property
     def word_counts(self) -> dict[str, int]:
         """`token_counts` of the tokens that are words (see `is_word`)."""
-        # (`is_word` inlined: this runs once per distinct token of every document)
-        return {t: n for t, n in self.token_counts.items()
-                if ((t[0] != "." or t[-1] != ".") if len(t) > 1 else (t.isalnum() or t == "_"))}
+        return {t: n for t, n in self.token_counts.items() if is_word(t)}
 
     @cached_property
     def words(self) -> list[str]:
         """Tokens that are not punctuation (see `is_word`): words, numbers, URLs."""
-        return [t for t in self.tokens if (len(t) > 1 and (t[0] != "." or t[-1] != ".")) or t.isalnum() or t == "_"]
+        return [t for t in self.tokens if is_word(t)]
 
     @cached_property
     def n_words(self) -> int:
-        return sum(self.word_counts.values())
+        table, ids = self.chunk_ids
+        return int(table.n_words[ids].sum())
 
     @cached_property
     def word_chars(self) -> int:
         """Characters in all words (a word occurring k times counts k times)."""
-        counts = self.word_counts
-        return sum(map(mul, map(len, counts), counts.values()))
+        table, ids = self.chunk_ids
+        return int(table.word_chars[ids].sum())
 
     @cached_property
     def n_tokens(self) -> int:
-        if "tokens" in self.__dict__:
-            return len(self.tokens)
+        if "chunk_ids" in self.__dict__:
+            table, ids = self.chunk_ids
+            return int(table.n_tokens[ids].sum())
         if self._diff is not None:
             source, gone, new = self._diff
-            if ("n_tokens" in source.__dict__ or "tokens" in source.__dict__) and len(gone) + len(new) < len(self.chunks):
+            if "n_tokens" in source.__dict__ and len(gone) + len(new) < len(self.chunks):
                 return source.n_tokens - count_tokens(gone) + count_tokens(new)
         return count_tokens(self.chunks)
 
     @cached_property
     def alpha_words(self) -> int:
-        """Words with at least one letter (most are all letters: `isalpha` settles them in C)."""
-        counts = self.word_counts
-        all_letters = sum(compress(counts.values(), map(str.isalpha, counts)))
-        return all_letters + sum(counts[w] for w in filterfalse(str.isalpha, counts) if _LETTER_RE.search(w))
+        """Words with at least one letter."""
+        table, ids = self.chunk_ids
+        return int(table.alpha_words[ids].sum())
 
     @cached_property
     def lower_word_set(self) -> frozenset[str]:
         return frozenset(map(str.lower, self.word_counts))
+
+    def stop_words_found(self, stop_words: frozenset[str]) -> int:
+        """`len(stop_words & self.lower_word_set)`: from the chunks' stop-word masks where every
+        stop word is in a built-in list."""
+        bits = 0
+        for w in stop_words:
+            bit = _STOP_BITS.get(w)
+            if bit is None:
+                return len(stop_words & self.lower_word_set)
+            bits |= bit
+        table, ids = self.chunk_ids
+        found = int(np.bitwise_or.reduce(table.stop_mask[ids])) if len(ids) else 0
+        return (found & bits).bit_count()
 
     @cached_property
     def n_newlines(self) -> int:

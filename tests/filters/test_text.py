@@ -122,7 +122,7 @@ def test_tokens_of_the_text_and_of_its_cleaned_lines_come_from_the_shared_chunk_
     assert derived.n_tokens == len(tokenize(cleaned)) and derived.tokens == tokenize(cleaned)
     import filters.text as text_module
 
-    assert "rock'n'roll," in text_module._CHUNK_TOKENS  # tokenized once, reused by the cleaned text
+    assert "rock'n'roll," in text_module._TABLE.ids  # tokenized once, reused by the cleaned text
 
 
 def test_word_statistics_from_token_counts_equal_the_word_list():
