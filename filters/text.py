@@ -163,8 +163,14 @@ class ChunkTable:
         starts = np.zeros(k, np.int64)
         np.cumsum(ntok[:-1], out=starts[1:])
         lengths = np.fromiter(map(len, flat), np.int64, nf)
-        word = np.fromiter(map(is_word, flat), bool, nf)
-        letter = np.fromiter(map(_has_letter, flat), bool, nf)
+        # A token of letters is a word with a letter; only the others need a look in Python.
+        word = np.fromiter(map(str.isalpha, flat), bool, nf)
+        letter = word.copy()
+        others = np.flatnonzero(~word).tolist()
+        if others:
+            rest = [flat[i] for i in others]
+            word[others] = list(map(is_word, rest))
+            letter[others] = list(map(_has_letter, rest))
         # (stop words are words: a punctuation token never lower-cases to one)
         stop = np.fromiter(map(_STOP_BITS.get, map(str.lower, flat), repeat(0, nf)), np.int64, nf)
 
