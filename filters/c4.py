@@ -37,12 +37,13 @@ class C4Result:
     drop: Drop | None
     lines_removed: int  # non-blank lines removed
     sentences: int
-    # The whitespace-separated pieces of `text` (`text.split()`), and how they differ from the input's
-    # as multisets: input chunks not in `text` (removed lines, lines before citations came out) and
-    # chunks of `text` not in the input (lines after citations came out). Counting tokens of the
-    # difference is cheaper than of the whole text where most lines stay or most go.
+    # The whitespace-separated pieces of `text` (`text.split()`), and where they come from: for each
+    # non-blank input line its number of chunks and whether they are all in `text` unchanged, and the
+    # chunks of `text` not in the input (lines after citations came out). The multiset of `text`'s
+    # chunks is then the input's kept ones plus the new ones, without looking any up again.
     chunks: list[str] | None = None
-    gone_chunks: list[str] | None = None
+    line_sizes: list[int] | None = None
+    line_kept: list[bool] | None = None
     new_chunks: list[str] | None = None
 
 
@@ -52,7 +53,8 @@ def c4_clean(text: str, cfg: C4Config) -> C4Result:
     min_words = cfg.min_words_per_line
     kept: list[str] = []
     chunks: list[str] = []  # of the kept lines, from the split each line needs anyway
-    gone: list[str] = []
+    sizes: list[int] = []
+    kept_flags: list[bool] = []
     new: list[str] = []
     removed = 0
     for raw in text.splitlines():
@@ -60,9 +62,10 @@ def c4_clean(text: str, cfg: C4Config) -> C4Result:
         if not line:
             continue
         words = line.split()
+        sizes.append(len(words))
+        kept_flags.append(False)
         if max_word is not None and len(line) > max_word and max(map(len, words)) > max_word:
             removed += 1
-            gone += words
             continue
         line_chunks = words
         if cfg.remove_citations and "[" in line:
@@ -70,32 +73,29 @@ def c4_clean(text: str, cfg: C4Config) -> C4Result:
             line_chunks = line.split()
         if cfg.require_terminal_punct and (not line.endswith(end_marks) or line.endswith(ELLIPSIS)):
             removed += 1
-            gone += words
             continue
         if min_words is not None and len(words) < min_words:
             removed += 1
-            gone += words
             continue
         lower = line.lower()
         if cfg.lorem_ipsum and "lorem ipsum" in lower:
             return C4Result(text, Drop(f"{NAME}:lorem_ipsum"), removed, 0)
         if cfg.drop_javascript_lines and "javascript" in lower:
             removed += 1
-            gone += words
             continue
         if cfg.curly_bracket and "{" in line:
             return C4Result(text, Drop(f"{NAME}:curly_bracket"), removed, 0)
         if cfg.drop_policy_lines and any(p in lower for p in POLICY_SUBSTRINGS):
             removed += 1
-            gone += words
             continue
         kept.append(line)
         chunks += line_chunks
-        if line_chunks is not words:
-            gone += words
+        if line_chunks is words:
+            kept_flags[-1] = True
+        else:
             new += line_chunks
     cleaned = "\n".join(kept)
     sentences = count_sentences(cleaned)
     if cfg.min_sentences is not None and sentences < cfg.min_sentences:
         return C4Result(text, Drop(f"{NAME}:too_few_sentences", sentences, cfg.min_sentences), removed, sentences)
-    return C4Result(cleaned, None, removed, sentences, chunks, gone, new)
+    return C4Result(cleaned, None, removed, sentences, chunks, sizes, kept_flags, new)

@@ -143,6 +143,7 @@ class ChunkTable:
 
     def __init__(self) -> None:
         self.ids: dict[str, int] = {}
+        self.chunks: list[str] = []
         self.tokens: list[tuple[str, ...]] = []
         self.n_tokens = np.zeros(0, np.int64)
         self.n_words = np.zeros(0, np.int64)
@@ -200,7 +201,16 @@ class ChunkTable:
             setattr(self, name, arr)
         self.n_flat = f0 + nf
         self.tokens.extend(toks)
+        self.chunks.extend(new)
         self.ids.update(zip(new, range(start, end), strict=True))
+
+
+def _runs_of(first: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Indices `first[i]`, ..., `first[i] + n[i] - 1` for each i, in order."""
+    if len(n) == 0:
+        return first
+    ends = np.cumsum(n)
+    return np.repeat(first - (ends - n), n) + np.arange(int(ends[-1]))
 
 
 _TABLE = ChunkTable()
@@ -296,18 +306,18 @@ class TextStats:
         self.text = text
         if chunks is not None:
             self.chunks = chunks  # the caller split it already
-        # (source stats, chunks of the source not in this text, chunks of this text not in the source)
-        self._diff: tuple[TextStats, list[str], list[str]] | None = None
+        # (source stats, which of its chunks this text keeps, chunks of this text not in the source)
+        self._from: tuple[TextStats, list[int], list[bool], list[str]] | None = None
 
-    def of_lines(self, text: str, chunks: list[str] | None = None, gone: list[str] | None = None,
-                 new: list[str] | None = None) -> TextStats:
+    def of_lines(self, text: str, chunks: list[str] | None = None, line_sizes: list[int] | None = None,
+                 line_kept: list[bool] | None = None, new: list[str] | None = None) -> TextStats:
         """Stats of `text`, whose lines come from this text (their chunks are tokenized already).
-        Where given, `chunks` is `text.split()`, and `gone` and `new` are the chunks of this text not
-        in `text` and those of `text` not in this text (multisets): `n_tokens` then counts only those,
-        if this text's count is known and they are fewer."""
+        Where given, `chunks` is `text.split()`; `line_sizes` and `line_kept` are, for each non-blank
+        line of this text, its number of chunks and whether they are all in `text`, and `new` the
+        chunks of `text` not from this text: the counts then come from ids looked up already."""
         out = TextStats(text, chunks)
-        if gone is not None and new is not None:
-            out._diff = (self, gone, new)
+        if line_sizes is not None and line_kept is not None and new is not None:
+            out._from = (self, line_sizes, line_kept, new)
         return out
 
     @cached_property
@@ -337,13 +347,7 @@ class TextStats:
     def token_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """The hash (`hash(token)`) and the length of every token, in order, as int64 arrays."""
         table, ids = self.chunk_ids
-        ntok = table.n_tokens[ids]
-        first = table.first[ids]
-        if len(ids) == 0 or int(ntok.max()) == 1:
-            flat = first
-        else:  # each chunk's run of tokens in the flat arrays
-            ends = np.cumsum(ntok)
-            flat = np.repeat(first - (ends - ntok), ntok) + np.arange(int(ends[-1]))
+        flat = _runs_of(table.first[ids], table.n_tokens[ids])  # each chunk's tokens in the flat arrays
         return table.hash[flat], table.length[flat]
 
     @cached_property
@@ -362,31 +366,42 @@ class TextStats:
         return [t for t in self.tokens if is_word(t)]
 
     @cached_property
+    def chunk_bag(self) -> tuple[ChunkTable, np.ndarray]:
+        """The chunk table and the ids of the text's chunks in some order (what counts need)."""
+        if self._from is None:
+            return self.chunk_ids
+        source, sizes, kept, new = self._from
+        table, ids = source.chunk_ids
+        if sum(sizes) != len(ids):
+            raise ValueError("of_lines: line sizes do not add up to the source's chunks")
+        ids = ids[np.repeat(np.array(kept, dtype=bool), sizes)]
+        if new:
+            new_table, new_ids = chunk_ids(new)
+            if new_table is not table:  # the table was replaced in between: look every chunk up
+                return self.chunk_ids
+            ids = np.concatenate([ids, new_ids])
+        return table, ids
+
+    @cached_property
     def n_words(self) -> int:
-        table, ids = self.chunk_ids
+        table, ids = self.chunk_bag
         return int(table.n_words[ids].sum())
 
     @cached_property
     def word_chars(self) -> int:
         """Characters in all words (a word occurring k times counts k times)."""
-        table, ids = self.chunk_ids
+        table, ids = self.chunk_bag
         return int(table.word_chars[ids].sum())
 
     @cached_property
     def n_tokens(self) -> int:
-        if "chunk_ids" in self.__dict__:
-            table, ids = self.chunk_ids
-            return int(table.n_tokens[ids].sum())
-        if self._diff is not None:
-            source, gone, new = self._diff
-            if "n_tokens" in source.__dict__ and len(gone) + len(new) < len(self.chunks):
-                return source.n_tokens - count_tokens(gone) + count_tokens(new)
-        return count_tokens(self.chunks)
+        table, ids = self.chunk_bag
+        return int(table.n_tokens[ids].sum())
 
     @cached_property
     def alpha_words(self) -> int:
         """Words with at least one letter."""
-        table, ids = self.chunk_ids
+        table, ids = self.chunk_bag
         return int(table.alpha_words[ids].sum())
 
     @cached_property
@@ -402,7 +417,7 @@ class TextStats:
             if bit is None:
                 return len(stop_words & self.lower_word_set)
             bits |= bit
-        table, ids = self.chunk_ids
+        table, ids = self.chunk_bag
         found = int(np.bitwise_or.reduce(table.stop_mask[ids])) if len(ids) else 0
         return (found & bits).bit_count()
 
