@@ -157,7 +157,7 @@ class ChunkTable:
 
     def add(self, new: list[str]) -> None:
         start, k = len(self.tokens), len(new)
-        toks = [(c,) if c.isalpha() else tuple(tokenize_regex(c)) for c in new]
+        toks = [(c,) if c.isalpha() else _chunk_tokens(c) for c in new]
         flat = list(chain.from_iterable(toks))
         f0, nf = self.n_flat, len(flat)
         ntok = np.fromiter(map(len, toks), np.int64, k)
@@ -255,6 +255,29 @@ def count_tokens(chunks: list[str]) -> int:
     """`len(tokenize(text))` without building the list, from the text's chunks (`text.split()`)."""
     table, ids = chunk_ids(chunks)
     return int(table.n_tokens[ids].sum())
+
+
+# The commonest chunks after plain words are a word and one punctuation mark ("word," "end." "(see"),
+# whose tokens follow from the regex's rules without running it: a mark among these after letters
+# never joins them (nothing follows it), nor one of these before them (no `_LEAD` or clitic quote).
+_SPLIT_AFTER = frozenset(",;:?!)")
+_SPLIT_BEFORE = frozenset("(\"“„«[")
+# A period after letters stays with them after an upper-case A-Z or in a title (`_TITLE`).
+_TITLE_WORDS = frozenset({"Mr", "Mrs", "Ms", "Dr", "St", "vs", "Prof"})
+
+
+def _chunk_tokens(chunk: str) -> tuple[str, ...]:
+    """`tuple(tokenize_regex(chunk))` for a chunk that is not all letters."""
+    if len(chunk) > 1 and "www." not in chunk:
+        head, last = chunk[:-1], chunk[-1]
+        if head.isalpha():
+            if last in _SPLIT_AFTER:
+                return head, last
+            if last == ".":
+                return (chunk,) if "A" <= head[-1] <= "Z" or head in _TITLE_WORDS else (head, ".")
+        elif chunk[0] in _SPLIT_BEFORE and chunk[1:].isalpha():
+            return chunk[0], chunk[1:]
+    return tuple(tokenize_regex(chunk))
 
 
 def _has_letter(token: str) -> bool:

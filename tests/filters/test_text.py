@@ -151,3 +151,13 @@ def test_tokens_by_chunk_equal_the_one_regex_pass_also_when_the_chunk_cache_fill
     monkeypatch.setattr(text_module, "_CHUNK_CACHE_MAX", 50)
     for text in texts:
         assert text_module.tokenize(text) == tokenize_regex(text), repr(text)
+
+
+def test_word_and_mark_chunks_skip_the_regex_with_the_same_tokens():
+    from filters.text import _chunk_tokens, tokenize_regex
+
+    words = ["word", "Mr", "Mrs", "Ms", "Dr", "St", "vs", "Prof", "ABC", "abC", "É", "é", "www", "awww", "x", "ß"]
+    chunks = [w + m for w in words for m in ",;:?!).-'’\"”…"] + [m + w for w in [*words, "s", "re", "ll"]
+                                                                  for m in "(\"“„«['’-/.@"]
+    for chunk in chunks:
+        assert _chunk_tokens(chunk) == tuple(tokenize_regex(chunk)), chunk
