@@ -159,11 +159,26 @@ class _Groups:
     by n-gram hash: for each position the first position of its n-gram and the n-gram's count."""
 
     def __init__(self, positions: np.ndarray, hashes: np.ndarray):
-        _, first, inverse, counts = np.unique(hashes, return_index=True, return_inverse=True, return_counts=True)
+        # `np.unique(..., return_index=True)` sorts stably (several times slower); an unstable sort
+        # and the smallest index of each group give the same first occurrences.
         self.positions = positions
         self.hashes = hashes
-        self.first_of = positions[first[inverse]]
-        self.count_of = counts[inverse]
+        k = len(hashes)
+        if k == 0:
+            self.first_of = self.count_of = self.repeated = positions
+            return
+        order = hashes.argsort()
+        ordered = hashes[order]
+        new = np.empty(k, dtype=bool)
+        new[0] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+        starts = np.flatnonzero(new)
+        counts = np.diff(starts, append=k)
+        first = np.minimum.reduceat(order, starts)
+        group = np.empty(k, dtype=np.intp)
+        group[order] = np.cumsum(new) - 1
+        self.first_of = positions[first[group]]
+        self.count_of = counts[group]
         self.repeated = positions[self.count_of > 1]
 
 
