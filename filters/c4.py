@@ -29,6 +29,9 @@ POLICY_SUBSTRINGS = (
     "use of cookies",
     "use cookies",
 )
+# Each policy phrase contains one of "cookie", "polic", "terms of use": three substring tests rule most
+# lines out before the loop over the phrases.
+assert all("cookie" in p or "polic" in p or "terms of use" in p for p in POLICY_SUBSTRINGS)
 
 
 @dataclass(slots=True)
@@ -85,7 +88,8 @@ def c4_clean(text: str, cfg: C4Config) -> C4Result:
             continue
         if cfg.curly_bracket and "{" in line:
             return C4Result(text, Drop(f"{NAME}:curly_bracket"), removed, 0)
-        if cfg.drop_policy_lines and any(p in lower for p in POLICY_SUBSTRINGS):
+        if cfg.drop_policy_lines and ("cookie" in lower or "polic" in lower or "terms of use" in lower) \
+                and any(p in lower for p in POLICY_SUBSTRINGS):
             removed += 1
             continue
         kept.append(line)
