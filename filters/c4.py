@@ -50,7 +50,8 @@ class C4Result:
     new_chunks: list[str] | None = None
 
 
-def c4_clean(text: str, cfg: C4Config) -> C4Result:
+def c4_clean(text: str, cfg: C4Config, line_chunks: list[list[str]] | None = None) -> C4Result:
+    """`line_chunks`, where the caller has them, are `[line.split() for line in text.splitlines()]`."""
     end_marks = tuple(cfg.end_marks)
     max_word = cfg.max_word_length
     min_words = cfg.min_words_per_line
@@ -60,11 +61,11 @@ def c4_clean(text: str, cfg: C4Config) -> C4Result:
     kept_flags: list[bool] = []
     new: list[str] = []
     removed = 0
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line:
+    lines = text.splitlines()
+    for raw, words in zip(lines, line_chunks if line_chunks is not None else map(str.split, lines), strict=True):
+        if not words:
             continue
-        words = line.split()
+        line = raw.strip()
         sizes.append(len(words))
         kept_flags.append(False)
         if max_word is not None and len(line) > max_word and max(map(len, words)) > max_word:

@@ -232,7 +232,7 @@ class C4Rule(_Scoped):
 
     def check(self, work: Work) -> Drop | None:
         given = work.text
-        c4 = c4_clean(given, self.cfg)
+        c4 = c4_clean(given, self.cfg, work.source_stats.line_chunks if given is work.doc.text else None)
         work.signals["c4_lines_removed"] = c4.lines_removed
         work.signals["c4_sentences"] = c4.sentences
         if c4.drop:

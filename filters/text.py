@@ -344,8 +344,16 @@ class TextStats:
         return out
 
     @cached_property
+    def line_chunks(self) -> list[list[str]]:
+        """The chunks of each line (`str.splitlines`), blank lines included: C4 reads them, and all
+        of them are the text's chunks (every line break is whitespace)."""
+        return [line.split() for line in self.text.splitlines()]
+
+    @cached_property
     def chunks(self) -> list[str]:
         """The whitespace-separated pieces of the text (`str.split()`), which tokens never cross."""
+        if "line_chunks" in self.__dict__ or self._from is None:
+            return list(chain.from_iterable(self.line_chunks))
         return self.text.split()
 
     @cached_property
