@@ -161,3 +161,32 @@ def test_word_and_mark_chunks_skip_the_regex_with_the_same_tokens():
                                                                   for m in "(\"“„«['’-/.@"]
     for chunk in chunks:
         assert _chunk_tokens(chunk) == tuple(tokenize_regex(chunk)), chunk
+
+
+def test_counts_from_the_chunk_table_equal_their_definitions_also_when_the_table_fills(monkeypatch):
+    import random
+
+    import filters.text as text_module
+    from filters.stopwords import STOP_WORDS
+    from filters.text import _LETTER_RE, tokenize_regex
+
+    rng = random.Random(1)
+    pieces = ["The", "the", "THE", "und", "Die", "że", "não", "NÃO", "½", "İ", "x", "é\u0301", "3.5", ",", ".",
+              "...", "--", "(", ")", "e.g.", "U.S.", "Mr.", "a_b", "_", "www.x.org", "a@b.co", "8m", "’s", "\u0915\u093f"]
+    texts = ["", "   ", *(" ".join(rng.choice(pieces) + rng.choice(["", "", ",", ".", "!", "'"])
+                                for _ in range(rng.randint(1, 40))) for _ in range(500))]
+    monkeypatch.setattr(text_module, "_CHUNK_CACHE_MAX", 60)
+    for text in texts:
+        stats = TextStats(text)
+        tokens = tokenize_regex(text)
+        words = [t for t in tokens if is_word(t)]
+        assert stats.n_tokens == len(tokens)
+        assert stats.n_words == len(words)
+        assert stats.word_chars == sum(map(len, words))
+        assert stats.alpha_words == sum(1 for w in words if _LETTER_RE.search(w))
+        lower = {w.lower() for w in words}
+        for stop in [*STOP_WORDS.values(), frozenset({"x", "½"})]:  # the last one is not a built-in list
+            assert stats.stop_words_found(stop) == len(stop & lower)
+        hashes, lengths = stats.token_arrays()
+        assert hashes.tolist() == [hash(t) for t in tokens] and lengths.tolist() == [len(t) for t in tokens]
+        assert stats.tokens == tokens
