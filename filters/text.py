@@ -231,9 +231,9 @@ def chunk_ids(chunks: list[str]) -> tuple[ChunkTable, np.ndarray]:
     new = set(chunks).difference(table.ids)
     if new:
         with _TABLE_LOCK:
-            if table is not _TABLE:
+            if table is not _TABLE:  # replaced meanwhile: what is new is new to that one
                 table = _TABLE
-                new.difference_update(table.ids)
+                new = set(chunks).difference(table.ids)
             else:
                 new = [c for c in new if c not in table.ids]  # another thread may have added some
             if len(table.ids) + len(new) > _CHUNK_CACHE_MAX:
