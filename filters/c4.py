@@ -71,10 +71,10 @@ def c4_clean(text: str, cfg: C4Config, line_chunks: list[list[str]] | None = Non
         if max_word is not None and len(line) > max_word and max(map(len, words)) > max_word:
             removed += 1
             continue
-        line_chunks = words
+        kept_words = words
         if cfg.remove_citations and "[" in line:
             line = CITATION_RE.sub("", line)
-            line_chunks = line.split()
+            kept_words = line.split()
         if cfg.require_terminal_punct and (not line.endswith(end_marks) or line.endswith(ELLIPSIS)):
             removed += 1
             continue
@@ -94,11 +94,11 @@ def c4_clean(text: str, cfg: C4Config, line_chunks: list[list[str]] | None = Non
             removed += 1
             continue
         kept.append(line)
-        chunks += line_chunks
-        if line_chunks is words:
+        chunks += kept_words
+        if kept_words is words:
             kept_flags[-1] = True
         else:
-            new += line_chunks
+            new += kept_words
     cleaned = "\n".join(kept)
     sentences = count_sentences(cleaned)
     if cfg.min_sentences is not None and sentences < cfg.min_sentences:

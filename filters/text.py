@@ -251,12 +251,6 @@ def tokenize(text: str) -> list[str]:
     return list(chain.from_iterable(map(table.tokens.__getitem__, ids.tolist())))
 
 
-def count_tokens(chunks: list[str]) -> int:
-    """`len(tokenize(text))` without building the list, from the text's chunks (`text.split()`)."""
-    table, ids = chunk_ids(chunks)
-    return int(table.n_tokens[ids].sum())
-
-
 # The commonest chunks after plain words are a word and one punctuation mark ("word," "end." "(see"),
 # whose tokens follow from the regex's rules without running it: a mark among these after letters
 # never joins them (nothing follows it), nor one of these before them (no `_LEAD` or clitic quote).
@@ -319,10 +313,12 @@ def duplicates(items: list[str]) -> tuple[int, int]:
 class TextStats:
     """Splits of one text, each computed on first use. Rules receive this, never re-split the text.
 
-    The whole text is tokenized in one go (its whitespace chunks through the chunk cache of
-    `tokenize`); `of_lines` gives the stats of a text made of this one's lines (C4's cleaned text),
-    whose chunks are then nearly all in the cache already, so a document is tokenized once although
-    rules read both texts.
+    The text is split into whitespace chunks once and each chunk looked up in the chunk table (see
+    `ChunkTable`), which tokenizes only chunks it has not seen; the word statistics are sums over the
+    table's per-chunk numbers, the n-gram inputs gathers from its per-token arrays. `of_lines` gives
+    the stats of a text made of this one's lines (C4's cleaned text): told which lines were kept, it
+    takes their chunk ids from this text's instead of looking the chunks up again, so a document is
+    tokenized once although rules read both texts.
     """
 
     def __init__(self, text: str, chunks: list[str] | None = None):
