@@ -120,7 +120,7 @@ def tokenize_regex(text: str) -> list[str]:
 # and `str.split` and `\s` agree on what is whitespace), so a text's tokens are its chunks' tokens in
 # order; a chunk of letters only is one token. Most chunks are words seen before, so the regex runs on
 # a small part of a document, and a document's word statistics are sums over its chunks' ids in numpy.
-_CHUNK_CACHE_MAX = 200_000  # distinct chunks (~40 MB); the whole shared web corpus has ~200,000
+_CHUNK_CACHE_MAX = 200_000  # distinct chunks (~50 MB); the whole shared web corpus has ~200,000
 
 # The stop words of every built-in list, each a bit of a chunk's stop-word mask.
 _STOP_BITS: dict[str, int] = {w: 1 << i for i, w in enumerate(sorted(set().union(*STOP_WORDS.values())))}
