@@ -169,9 +169,9 @@ class ChunkTable:
         letter = word.copy()
         others = np.flatnonzero(~word).tolist()
         if others:
-            rest = [flat[i] for i in others]
-            word[others] = list(map(is_word, rest))
-            letter[others] = list(map(_has_letter, rest))
+            flags = _token_flags([flat[i] for i in others])
+            word[others] = flags & 1
+            letter[others] = flags >> 1
         # (stop words are words: a punctuation token never lower-cases to one)
         stop = np.fromiter(map(_STOP_BITS.get, map(str.lower, flat), repeat(0, nf)), np.int64, nf)
 
@@ -272,6 +272,25 @@ def _chunk_tokens(chunk: str) -> tuple[str, ...]:
         elif chunk[0] in _SPLIT_BEFORE and chunk[1:].isalpha():
             return chunk[0], chunk[1:]
     return tuple(tokenize_regex(chunk))
+
+
+# Word (1) and has-a-letter (2) flags of tokens not all letters: mostly punctuation marks and numbers,
+# which recur across chunks (bounded: replaced when full, which changes nothing but speed).
+_TOKEN_FLAGS: dict[str, int] = {}
+_TOKEN_FLAGS_MAX = 100_000
+
+
+def _token_flags(tokens: list[str]) -> np.ndarray:
+    global _TOKEN_FLAGS
+    memo = _TOKEN_FLAGS
+    flags = list(map(memo.get, tokens))
+    if None in flags:
+        if len(memo) > _TOKEN_FLAGS_MAX:
+            memo = _TOKEN_FLAGS = {}
+        for i, (t, f) in enumerate(zip(tokens, flags, strict=True)):
+            if f is None:
+                flags[i] = memo[t] = is_word(t) | (_has_letter(t) << 1)
+    return np.array(flags, dtype=np.int64)
 
 
 def _has_letter(token: str) -> bool:
