@@ -14,8 +14,9 @@ prints the K functions with the most internal time. `--digest` prints a sha256 o
 (kept documents with their signals, rejected records), to check that a change leaves results identical.
 `--check` verifies the shortcuts of the hot path against their definitions on every document of the
 input, and exits non-zero on a difference: ftfy on the lines that may change (`fix_mojibake_lines`)
-against `ftfy.fix_text` on the whole extracted text, and the tokens by whitespace chunk (`tokenize`)
-against the one-regex pass (`tokenize_regex`) on every line of every ingested document.
+against `ftfy.fix_text` on the whole extracted text, the tokens by whitespace chunk (`tokenize`)
+against the one-regex pass (`tokenize_regex`) on every line of every ingested document, and the word
+counts of `TextStats` (sums over the chunk table) against their definitions on those tokens.
 """
 
 from __future__ import annotations
@@ -132,14 +133,43 @@ def check(config: JobConfig) -> int:
         records.normalize_text = original
     lines = 0
     for d in docs:
+        tokens = []
         for line in d.text.split("\n"):
             lines += 1
+            tokens += text.tokenize_regex(line)
             if text.tokenize(line) != text.tokenize_regex(line):
                 bad += 1
                 print(f"tokenize differs from tokenize_regex on {line[:80]!r}", file=sys.stderr)
-    print(f"check: {texts} extracted texts (ftfy), {lines} lines of {len(docs)} documents (tokens): "
-          f"{bad} differences")
+        bad += check_counts(d.text, tokens)
+    print(f"check: {texts} extracted texts (ftfy), {lines} lines of {len(docs)} documents (tokens, word "
+          f"counts): {bad} differences")
     return bad
+
+
+def check_counts(doc_text: str, tokens: list[str]) -> int:
+    """The word counts of `TextStats` (sums over the chunk table) against their definitions on `tokens`."""
+    from filters import text
+    from filters.stopwords import STOP_WORDS
+
+    stats = text.TextStats(doc_text)
+    words = [t for t in tokens if text.is_word(t)]
+    lower = {w.lower() for w in words}
+    hashes, lengths = stats.token_arrays()
+    want = {
+        "n_tokens": len(tokens), "n_words": len(words), "word_chars": sum(map(len, words)),
+        "alpha_words": sum(1 for w in words if text._LETTER_RE.search(w)),
+        "stop_words": [len(s & lower) for s in STOP_WORDS.values()],
+        "token_arrays": ([hash(t) for t in tokens], list(map(len, tokens))),
+    }
+    got = {
+        "n_tokens": stats.n_tokens, "n_words": stats.n_words, "word_chars": stats.word_chars,
+        "alpha_words": stats.alpha_words, "stop_words": [stats.stop_words_found(s) for s in STOP_WORDS.values()],
+        "token_arrays": (hashes.tolist(), lengths.tolist()),
+    }
+    wrong = [k for k in want if want[k] != got[k]]
+    if wrong:
+        print(f"word counts {wrong} differ from their definitions on {doc_text[:80]!r}", file=sys.stderr)
+    return len(wrong)
 
 
 def main() -> int:

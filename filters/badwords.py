@@ -53,6 +53,7 @@ class BadWordsList:
             (frozenset(_WORD_RUN_RE.findall(e)), e, re.compile(rf"{re.escape(e)}(?!\w)"))
             for e in sorted(entries - self.single)
         ]
+        self._watched: frozenset[str] = self.single.union(*(p for p, _, _ in self.phrases))
 
     def count(self, text: str) -> tuple[int, int]:
         """(listed words found, words in the text), words being the `\\w+` runs of the text."""
@@ -60,14 +61,15 @@ class BadWordsList:
         runs = _WORD_RUN_RE.findall(lower)
         if self.unsegmented:
             return sum(lower.count(e) for e in self.substrings if e in lower), len(runs)
-        run_set = set(runs)
-        hits = self.single & run_set
+        # Only listed words and pieces of phrases matter: the runs among them (no set of all runs).
+        present = self._watched.intersection(runs)
+        hits = self.single & present
         found = 0
         if hits:
             counts = Counter(runs)
             found += sum(counts[h] for h in hits)
         for pieces, entry, regex in self.phrases:
-            if pieces <= run_set and entry in lower:
+            if pieces <= present and entry in lower:
                 found += sum(1 for m in regex.finditer(lower) if m.start() == 0 or not _is_word_char(lower[m.start() - 1]))
         return found, len(runs)
 

@@ -29,6 +29,9 @@ POLICY_SUBSTRINGS = (
     "use of cookies",
     "use cookies",
 )
+# Each policy phrase contains one of "cookie", "polic", "terms of use": three substring tests rule most
+# lines out before the loop over the phrases.
+assert all("cookie" in p or "polic" in p or "terms of use" in p for p in POLICY_SUBSTRINGS)
 
 
 @dataclass(slots=True)
@@ -37,24 +40,41 @@ class C4Result:
     drop: Drop | None
     lines_removed: int  # non-blank lines removed
     sentences: int
+    # The whitespace-separated pieces of `text` (`text.split()`), and where they come from: for each
+    # non-blank input line its number of chunks and whether they are all in `text` unchanged, and the
+    # chunks of `text` not in the input (lines after citations came out). The multiset of `text`'s
+    # chunks is then the input's kept ones plus the new ones, without looking any up again.
+    chunks: list[str] | None = None
+    line_sizes: list[int] | None = None
+    line_kept: list[bool] | None = None
+    new_chunks: list[str] | None = None
 
 
-def c4_clean(text: str, cfg: C4Config) -> C4Result:
+def c4_clean(text: str, cfg: C4Config, line_chunks: list[list[str]] | None = None) -> C4Result:
+    """`line_chunks`, where the caller has them, are `[line.split() for line in text.splitlines()]`."""
     end_marks = tuple(cfg.end_marks)
     max_word = cfg.max_word_length
     min_words = cfg.min_words_per_line
     kept: list[str] = []
+    chunks: list[str] = []  # of the kept lines, from the split each line needs anyway
+    sizes: list[int] = []
+    kept_flags: list[bool] = []
+    new: list[str] = []
     removed = 0
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line:
+    lines = text.splitlines()
+    for raw, words in zip(lines, line_chunks if line_chunks is not None else map(str.split, lines), strict=True):
+        if not words:
             continue
-        words = line.split()
+        line = raw.strip()
+        sizes.append(len(words))
+        kept_flags.append(False)
         if max_word is not None and len(line) > max_word and max(map(len, words)) > max_word:
             removed += 1
             continue
+        kept_words = words
         if cfg.remove_citations and "[" in line:
             line = CITATION_RE.sub("", line)
+            kept_words = line.split()
         if cfg.require_terminal_punct and (not line.endswith(end_marks) or line.endswith(ELLIPSIS)):
             removed += 1
             continue
@@ -69,12 +89,18 @@ def c4_clean(text: str, cfg: C4Config) -> C4Result:
             continue
         if cfg.curly_bracket and "{" in line:
             return C4Result(text, Drop(f"{NAME}:curly_bracket"), removed, 0)
-        if cfg.drop_policy_lines and any(p in lower for p in POLICY_SUBSTRINGS):
+        if cfg.drop_policy_lines and ("cookie" in lower or "polic" in lower or "terms of use" in lower) \
+                and any(p in lower for p in POLICY_SUBSTRINGS):
             removed += 1
             continue
         kept.append(line)
+        chunks += kept_words
+        if kept_words is words:
+            kept_flags[-1] = True
+        else:
+            new += kept_words
     cleaned = "\n".join(kept)
     sentences = count_sentences(cleaned)
     if cfg.min_sentences is not None and sentences < cfg.min_sentences:
         return C4Result(text, Drop(f"{NAME}:too_few_sentences", sentences, cfg.min_sentences), removed, sentences)
-    return C4Result(cleaned, None, removed, sentences)
+    return C4Result(cleaned, None, removed, sentences, chunks, sizes, kept_flags, new)

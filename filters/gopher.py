@@ -93,7 +93,7 @@ def gopher_quality(
     # (datatrove matches lower case only, so "The" does not count there).
     stop_words = stop_words_for(lang, cfg.stop_words)
     if stop_words is not None:
-        found = len(stop_words & stats.lower_word_set)
+        found = stats.stop_words_found(stop_words)
         signals["gopher_stop_words"] = found
         if cfg.min_stop_words is not None and found < cfg.min_stop_words:
             return Drop(f"{QUALITY}:stop_words", found, cfg.min_stop_words)
@@ -109,11 +109,11 @@ DUP_NGRAMS = (5, 6, 7, 8, 9, 10)
 class _Tokens:
     """Token hashes and character offsets of one document, for n-gram arithmetic."""
 
-    def __init__(self, tokens: list[str]):
-        m = len(tokens)
+    def __init__(self, hashes: np.ndarray, lengths: np.ndarray):
+        """`hashes`: `hash(token)` of each token, `lengths` its length (int64 arrays)."""
+        m = len(hashes)
         self.m = m
-        self.unigram = np.fromiter(map(hash, tokens), dtype=np.int64, count=m).view(np.uint64)
-        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=m)
+        self.unigram = hashes.view(np.uint64)
         self.cum = np.zeros(m + 1, dtype=np.int64)
         np.cumsum(lengths, out=self.cum[1:])
         self._hashes: dict[int, np.ndarray] = {1: self.unigram}
@@ -159,11 +159,26 @@ class _Groups:
     by n-gram hash: for each position the first position of its n-gram and the n-gram's count."""
 
     def __init__(self, positions: np.ndarray, hashes: np.ndarray):
-        _, first, inverse, counts = np.unique(hashes, return_index=True, return_inverse=True, return_counts=True)
+        # `np.unique(..., return_index=True)` sorts stably (several times slower); an unstable sort
+        # and the smallest index of each group give the same first occurrences.
         self.positions = positions
         self.hashes = hashes
-        self.first_of = positions[first[inverse]]
-        self.count_of = counts[inverse]
+        k = len(hashes)
+        if k == 0:
+            self.first_of = self.count_of = self.repeated = positions
+            return
+        order = hashes.argsort()
+        ordered = hashes[order]
+        new = np.empty(k, dtype=bool)
+        new[0] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+        starts = np.flatnonzero(new)
+        counts = np.diff(starts, append=k)
+        first = np.minimum.reduceat(order, starts)
+        group = np.empty(k, dtype=np.intp)
+        group[order] = np.cumsum(new) - 1
+        self.first_of = positions[first[group]]
+        self.count_of = counts[group]
         self.repeated = positions[self.count_of > 1]
 
 
@@ -230,7 +245,7 @@ def gopher_repetition(stats: TextStats, cfg: GopherRepetitionConfig, signals: di
             if limit is not None and v > limit:
                 return Drop(f"{REPETITION}:{check}", v, limit)
 
-    tok = _Tokens(stats.tokens)
+    tok = _Tokens(*stats.token_arrays())
     for n in TOP_NGRAMS:
         limit = getattr(cfg, f"top_{n}gram_char_frac")
         if limit is None or tok.m < n:

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 from filters.badwords import BadWords
 from filters.book_quality import SIGNALS as BOOK_QUALITY_SIGNALS
 from filters.book_quality import book_quality
-from filters.c4 import c4_clean
+from filters.c4 import C4Result, c4_clean
 from filters.config import FilterConfig, RuleScope
 from filters.document import Document, Rejected
 from filters.fineweb import fineweb_quality
@@ -70,6 +70,13 @@ class Work:
         if self._source_stats is None:
             self._source_stats = TextStats(self.doc.text)
         return self._source_stats
+
+    def set_text(self, text: str, c4: C4Result | None = None) -> None:
+        """The text as cleaned so far; `c4`, where C4 made it from the text as it came in, says which
+        of that text's chunks it kept."""
+        self.text = text
+        if c4 is not None and c4.chunks is not None:
+            self._stats = self.source_stats.of_lines(text, c4.chunks, c4.line_sizes, c4.line_kept, c4.new_chunks)
 
     @property
     def stats(self) -> TextStats:
@@ -224,12 +231,13 @@ class C4Rule(_Scoped):
         return cls(cfg) if cfg.c4.enabled else None
 
     def check(self, work: Work) -> Drop | None:
-        c4 = c4_clean(work.text, self.cfg)
+        given = work.text
+        c4 = c4_clean(given, self.cfg, work.source_stats.line_chunks if given is work.doc.text else None)
         work.signals["c4_lines_removed"] = c4.lines_removed
         work.signals["c4_sentences"] = c4.sentences
         if c4.drop:
             return c4.drop
-        work.text = c4.text
+        work.set_text(c4.text, c4 if given is work.doc.text else None)
         return None
 
 

@@ -19,11 +19,15 @@ Numbers and their units are two tokens ("8m", "100km"). Known difference: spaCy 
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from collections import Counter
 from functools import cached_property
-from itertools import chain, compress, filterfalse
-from operator import mul
+from itertools import chain, repeat
+
+import numpy as np
+
+from filters.stopwords import STOP_WORDS
 
 # Sentence-terminal punctuation of the common scripts (a subset of Unicode's Sentence_Terminal
 # property, which datatrove's TERMINAL_PUNCTUATION lists in full; the rest are rare scripts).
@@ -110,35 +114,187 @@ def tokenize_regex(text: str) -> list[str]:
     return _TOKEN_RE.findall(text)
 
 
-# The tokens of each whitespace-separated chunk seen so far (bounded: cleared when full, which changes
-# nothing but speed). No token spans whitespace and no pattern looks across it (every lookaround reads
-# whitespace as it reads the start or end of the text, and `str.split` and `\s` agree on what is
-# whitespace), so a text's tokens are its chunks' tokens in order; a chunk of letters only is one
-# token. Most chunks are words seen before, so the regex runs on a small part of a document.
-_CHUNK_TOKENS: dict[str, tuple[str, ...]] = {}
-_CHUNK_CACHE_MAX = 200_000  # distinct chunks (~25 MB); the whole shared web corpus has ~190,000
+# Every whitespace-separated chunk seen so far, numbered, with its tokens and the numbers the rules add
+# up (bounded: replaced when full, which changes nothing but speed). No token spans whitespace and no
+# pattern looks across it (every lookaround reads whitespace as it reads the start or end of the text,
+# and `str.split` and `\s` agree on what is whitespace), so a text's tokens are its chunks' tokens in
+# order; a chunk of letters only is one token. Most chunks are words seen before, so the regex runs on
+# a small part of a document, and a document's word statistics are sums over its chunks' ids in numpy.
+_CHUNK_CACHE_MAX = 200_000  # distinct chunks (~50 MB); the whole shared web corpus has ~200,000
+
+# The stop words of every built-in list, each a bit of a chunk's stop-word mask.
+_STOP_BITS: dict[str, int] = {w: 1 << i for i, w in enumerate(sorted(set().union(*STOP_WORDS.values())))}
+assert len(_STOP_BITS) <= 63, "stop-word masks are int64"
+
+
+def _grow(arr: np.ndarray, need: int) -> np.ndarray:
+    """`arr` or a copy with room for `need` items (a reader holding the old array keeps valid data)."""
+    if len(arr) >= need:
+        return arr
+    out = np.zeros(max(need, 2 * len(arr), 1024), dtype=arr.dtype)
+    out[: len(arr)] = arr
+    return out
+
+
+class ChunkTable:
+    """Distinct chunks, append-only: `ids` numbers them; per chunk id its tokens and, in arrays, its
+    numbers of tokens, words, characters in words, words with a letter and its stop-word mask; per
+    token of every chunk, in one flat array in chunk order, its hash and length (for n-grams)."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.chunks: list[str] = []
+        self.tokens: list[tuple[str, ...]] = []
+        self.n_tokens = np.zeros(0, np.int64)
+        self.n_words = np.zeros(0, np.int64)
+        self.word_chars = np.zeros(0, np.int64)
+        self.alpha_words = np.zeros(0, np.int64)
+        self.stop_mask = np.zeros(0, np.int64)
+        self.first = np.zeros(0, np.int64)  # index of a chunk's first token in the flat arrays
+        self.hash = np.zeros(0, np.int64)
+        self.length = np.zeros(0, np.int64)
+        self.n_flat = 0
+
+    def add(self, new: list[str]) -> None:
+        start, k = len(self.tokens), len(new)
+        toks = [(c,) if c.isalpha() else _chunk_tokens(c) for c in new]
+        flat = list(chain.from_iterable(toks))
+        f0, nf = self.n_flat, len(flat)
+        ntok = np.fromiter(map(len, toks), np.int64, k)
+        starts = np.zeros(k, np.int64)
+        np.cumsum(ntok[:-1], out=starts[1:])
+        lengths = np.fromiter(map(len, flat), np.int64, nf)
+        # A token of letters is a word with a letter; only the others need a look in Python.
+        word = np.fromiter(map(str.isalpha, flat), bool, nf)
+        letter = word.copy()
+        others = np.flatnonzero(~word).tolist()
+        if others:
+            flags = _token_flags([flat[i] for i in others])
+            word[others] = flags & 1
+            letter[others] = flags >> 1
+        # (stop words are words: a punctuation token never lower-cases to one)
+        stop = np.fromiter(map(_STOP_BITS.get, map(str.lower, flat), repeat(0, nf)), np.int64, nf)
+
+        def per_chunk(ufunc: np.ufunc, values: np.ndarray) -> np.ndarray:
+            # (a chunk always has a token, as every non-space character is one or is in one; the padding
+            # and the masking keep the sums right even if one had none)
+            out = ufunc.reduceat(np.append(values, 0), starts)
+            out[ntok == 0] = 0
+            return out
+
+        # Flat arrays first, then per-chunk ones, then the ids: a chunk is visible once complete.
+        self.hash = h = _grow(self.hash, f0 + nf)
+        h[f0 : f0 + nf] = np.fromiter(map(hash, flat), np.int64, nf)
+        self.length = ln = _grow(self.length, f0 + nf)
+        ln[f0 : f0 + nf] = lengths
+        end = start + k
+        for name, values in (
+            ("n_tokens", ntok),
+            ("first", starts + f0),
+            ("n_words", per_chunk(np.add, word.astype(np.int64))),
+            ("word_chars", per_chunk(np.add, np.where(word, lengths, 0))),
+            ("alpha_words", per_chunk(np.add, (word & letter).astype(np.int64))),
+            ("stop_mask", per_chunk(np.bitwise_or, stop)),
+        ):
+            arr = _grow(getattr(self, name), end)
+            arr[start:end] = values
+            setattr(self, name, arr)
+        self.n_flat = f0 + nf
+        self.tokens.extend(toks)
+        self.chunks.extend(new)
+        self.ids.update(zip(new, range(start, end), strict=True))
+
+
+def _runs_of(first: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Indices `first[i]`, ..., `first[i] + n[i] - 1` for each i, in order."""
+    if len(n) == 0:
+        return first
+    ends = np.cumsum(n)
+    return np.repeat(first - (ends - n), n) + np.arange(int(ends[-1]))
+
+
+_TABLE = ChunkTable()
+_TABLE_LOCK = threading.Lock()
 
 
 def clear_cache() -> None:
     """Forget the chunks seen so far (for measurements that must start cold)."""
-    global _CHUNK_TOKENS
-    _CHUNK_TOKENS = {}
+    global _TABLE
+    with _TABLE_LOCK:
+        _TABLE = ChunkTable()
+
+
+def chunk_ids(chunks: list[str]) -> tuple[ChunkTable, np.ndarray]:
+    """The chunk table, holding every chunk in `chunks` (one fill for a whole text), and their ids."""
+    global _TABLE
+    table = _TABLE
+    new = set(chunks).difference(table.ids)
+    if new:
+        with _TABLE_LOCK:
+            if table is not _TABLE:  # replaced meanwhile: what is new is new to that one
+                table = _TABLE
+                new = set(chunks).difference(table.ids)
+            else:
+                new = [c for c in new if c not in table.ids]  # another thread may have added some
+            if len(table.ids) + len(new) > _CHUNK_CACHE_MAX:
+                # A new table rather than clearing this one: a thread reading it meanwhile keeps it.
+                table = _TABLE = ChunkTable()
+                new = set(chunks)
+            if new:
+                table.add(list(new))
+    return table, np.fromiter(map(table.ids.__getitem__, chunks), np.int64, len(chunks))
 
 
 def tokenize(text: str) -> list[str]:
     """All tokens (words, numbers, URLs, e-mail addresses, punctuation marks) in order."""
-    global _CHUNK_TOKENS
-    chunks = text.split()
-    cache = _CHUNK_TOKENS
-    new = set(chunks).difference(cache)
-    if new:
-        if len(cache) + len(new) > _CHUNK_CACHE_MAX:
-            # A new dictionary rather than clearing this one: a thread reading it meanwhile keeps it.
-            cache = _CHUNK_TOKENS = {}
-            new = set(chunks)
-        for chunk in new:
-            cache[chunk] = (chunk,) if chunk.isalpha() else tuple(tokenize_regex(chunk))
-    return list(chain.from_iterable(map(cache.__getitem__, chunks)))
+    table, ids = chunk_ids(text.split())
+    return list(chain.from_iterable(map(table.tokens.__getitem__, ids.tolist())))
+
+
+# The commonest chunks after plain words are a word and one punctuation mark ("word," "end." "(see"),
+# whose tokens follow from the regex's rules without running it: a mark among these after letters
+# never joins them (nothing follows it), nor one of these before them (no `_LEAD` or clitic quote).
+_SPLIT_AFTER = frozenset(",;:?!)")
+_SPLIT_BEFORE = frozenset("(\"“„«[")
+# A period after letters stays with them after an upper-case A-Z or in a title (`_TITLE`).
+_TITLE_WORDS = frozenset({"Mr", "Mrs", "Ms", "Dr", "St", "vs", "Prof"})
+
+
+def _chunk_tokens(chunk: str) -> tuple[str, ...]:
+    """`tuple(tokenize_regex(chunk))` for a chunk that is not all letters."""
+    if len(chunk) > 1 and "www." not in chunk:
+        head, last = chunk[:-1], chunk[-1]
+        if head.isalpha():
+            if last in _SPLIT_AFTER:
+                return head, last
+            if last == ".":
+                return (chunk,) if "A" <= head[-1] <= "Z" or head in _TITLE_WORDS else (head, ".")
+        elif chunk[0] in _SPLIT_BEFORE and chunk[1:].isalpha():
+            return chunk[0], chunk[1:]
+    return tuple(tokenize_regex(chunk))
+
+
+# Word (1) and has-a-letter (2) flags of tokens not all letters: mostly punctuation marks and numbers,
+# which recur across chunks (bounded: replaced when full, which changes nothing but speed).
+_TOKEN_FLAGS: dict[str, int] = {}
+_TOKEN_FLAGS_MAX = 100_000
+
+
+def _token_flags(tokens: list[str]) -> np.ndarray:
+    global _TOKEN_FLAGS
+    memo = _TOKEN_FLAGS
+    flags = list(map(memo.get, tokens))
+    if None in flags:
+        if len(memo) > _TOKEN_FLAGS_MAX:
+            memo = _TOKEN_FLAGS = {}
+        for i, (t, f) in enumerate(zip(tokens, flags, strict=True)):
+            if f is None:
+                flags[i] = memo[t] = is_word(t) | (_has_letter(t) << 1)
+    return np.array(flags, dtype=np.int64)
+
+
+def _has_letter(token: str) -> bool:
+    return token.isalpha() or _LETTER_RE.search(token) is not None
 
 
 def is_word(token: str) -> bool:
@@ -176,20 +332,44 @@ def duplicates(items: list[str]) -> tuple[int, int]:
 class TextStats:
     """Splits of one text, each computed on first use. Rules receive this, never re-split the text.
 
-    Tokens are found line by line: no token spans a line break and no pattern looks across one (a
-    line break is whitespace, and whitespace around a line reads as the start or end of the text), so
-    a text's tokens are its lines' tokens in order. The per-line tokens are kept in a dictionary that
-    `of_lines` shares with the stats of a text made of this one's lines (C4's cleaned text), so a
-    document is tokenized once although rules read both texts.
+    The text is split into whitespace chunks once and each chunk looked up in the chunk table (see
+    `ChunkTable`), which tokenizes only chunks it has not seen; the word statistics are sums over the
+    table's per-chunk numbers, the n-gram inputs gathers from its per-token arrays. `of_lines` gives
+    the stats of a text made of this one's lines (C4's cleaned text): told which lines were kept, it
+    takes their chunk ids from this text's instead of looking the chunks up again, so a document is
+    tokenized once although rules read both texts.
     """
 
-    def __init__(self, text: str, _line_tokens: dict[str, list[str]] | None = None):
+    def __init__(self, text: str, chunks: list[str] | None = None):
         self.text = text
-        self._line_tokens: dict[str, list[str]] = {} if _line_tokens is None else _line_tokens
+        if chunks is not None:
+            self.chunks = chunks  # the caller split it already
+        # (source stats, which of its chunks this text keeps, chunks of this text not in the source)
+        self._from: tuple[TextStats, list[int], list[bool], list[str]] | None = None
 
-    def of_lines(self, text: str) -> TextStats:
-        """Stats of `text`, whose lines come from this text: lines tokenized here are not tokenized again."""
-        return TextStats(text, self._line_tokens)
+    def of_lines(self, text: str, chunks: list[str] | None = None, line_sizes: list[int] | None = None,
+                 line_kept: list[bool] | None = None, new: list[str] | None = None) -> TextStats:
+        """Stats of `text`, whose lines come from this text (their chunks are tokenized already).
+        Where given, `chunks` is `text.split()`; `line_sizes` and `line_kept` are, for each non-blank
+        line of this text, its number of chunks and whether they are all in `text`, and `new` the
+        chunks of `text` not from this text: the counts then come from ids looked up already."""
+        out = TextStats(text, chunks)
+        if line_sizes is not None and line_kept is not None and new is not None:
+            out._from = (self, line_sizes, line_kept, new)
+        return out
+
+    @cached_property
+    def line_chunks(self) -> list[list[str]]:
+        """The chunks of each line (`str.splitlines`), blank lines included: C4 reads them, and all
+        of them are the text's chunks (every line break is whitespace)."""
+        return [line.split() for line in self.text.splitlines()]
+
+    @cached_property
+    def chunks(self) -> list[str]:
+        """The whitespace-separated pieces of the text (`str.split()`), which tokens never cross."""
+        if "line_chunks" in self.__dict__ or self._from is None:
+            return list(chain.from_iterable(self.line_chunks))
+        return self.text.split()
 
     @cached_property
     def lines(self) -> list[str]:
@@ -200,65 +380,92 @@ class TextStats:
         return split_paragraphs(self.text)
 
     @cached_property
-    def line_tokens(self) -> list[list[str]]:
-        """The tokens of each line (split at "\\n"), blank lines included."""
-        cache = self._line_tokens
-        out = []
-        for line in self.text.split("\n"):
-            tokens = cache.get(line)
-            if tokens is None:
-                tokens = cache[line] = tokenize(line)
-            out.append(tokens)
-        return out
+    def chunk_ids(self) -> tuple[ChunkTable, np.ndarray]:
+        """The chunk table and the id of each chunk of the text in it."""
+        return chunk_ids(self.chunks)
 
     @cached_property
     def tokens(self) -> list[str]:
         """Every token including punctuation marks (what datatrove's rules call `words`)."""
-        return list(chain.from_iterable(self.line_tokens))
+        table, ids = self.chunk_ids
+        return list(chain.from_iterable(map(table.tokens.__getitem__, ids.tolist())))
+
+    def token_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The hash (`hash(token)`) and the length of every token, in order, as int64 arrays."""
+        table, ids = self.chunk_ids
+        flat = _runs_of(table.first[ids], table.n_tokens[ids])  # each chunk's tokens in the flat arrays
+        return table.hash[flat], table.length[flat]
 
     @cached_property
     def token_counts(self) -> Counter[str]:
-        """How often each distinct token occurs (one C-speed pass; the word statistics read this)."""
+        """How often each distinct token occurs."""
         return Counter(self.tokens)
 
     @cached_property
     def word_counts(self) -> dict[str, int]:
         """`token_counts` of the tokens that are words (see `is_word`)."""
-        # (`is_word` inlined: this runs once per distinct token of every document)
-        return {t: n for t, n in self.token_counts.items()
-                if ((t[0] != "." or t[-1] != ".") if len(t) > 1 else (t.isalnum() or t == "_"))}
+        return {t: n for t, n in self.token_counts.items() if is_word(t)}
 
     @cached_property
     def words(self) -> list[str]:
         """Tokens that are not punctuation (see `is_word`): words, numbers, URLs."""
-        return [t for t in self.tokens if (len(t) > 1 and (t[0] != "." or t[-1] != ".")) or t.isalnum() or t == "_"]
+        return [t for t in self.tokens if is_word(t)]
+
+    @cached_property
+    def chunk_bag(self) -> tuple[ChunkTable, np.ndarray]:
+        """The chunk table and the ids of the text's chunks in some order (what counts need)."""
+        if self._from is None:
+            return self.chunk_ids
+        source, sizes, kept, new = self._from
+        table, ids = source.chunk_ids
+        if sum(sizes) != len(ids):
+            raise ValueError("of_lines: line sizes do not add up to the source's chunks")
+        ids = ids[np.repeat(np.array(kept, dtype=bool), sizes)]
+        if new:
+            new_table, new_ids = chunk_ids(new)
+            if new_table is not table:  # the table was replaced in between: look every chunk up
+                return self.chunk_ids
+            ids = np.concatenate([ids, new_ids])
+        return table, ids
 
     @cached_property
     def n_words(self) -> int:
-        return sum(self.word_counts.values())
+        table, ids = self.chunk_bag
+        return int(table.n_words[ids].sum())
 
     @cached_property
     def word_chars(self) -> int:
         """Characters in all words (a word occurring k times counts k times)."""
-        counts = self.word_counts
-        return sum(map(mul, map(len, counts), counts.values()))
+        table, ids = self.chunk_bag
+        return int(table.word_chars[ids].sum())
 
     @cached_property
     def n_tokens(self) -> int:
-        if "tokens" in self.__dict__:
-            return len(self.tokens)
-        return sum(map(len, self.line_tokens))
+        table, ids = self.chunk_bag
+        return int(table.n_tokens[ids].sum())
 
     @cached_property
     def alpha_words(self) -> int:
-        """Words with at least one letter (most are all letters: `isalpha` settles them in C)."""
-        counts = self.word_counts
-        all_letters = sum(compress(counts.values(), map(str.isalpha, counts)))
-        return all_letters + sum(counts[w] for w in filterfalse(str.isalpha, counts) if _LETTER_RE.search(w))
+        """Words with at least one letter."""
+        table, ids = self.chunk_bag
+        return int(table.alpha_words[ids].sum())
 
     @cached_property
     def lower_word_set(self) -> frozenset[str]:
         return frozenset(map(str.lower, self.word_counts))
+
+    def stop_words_found(self, stop_words: frozenset[str]) -> int:
+        """`len(stop_words & self.lower_word_set)`: from the chunks' stop-word masks where every
+        stop word is in a built-in list."""
+        bits = 0
+        for w in stop_words:
+            bit = _STOP_BITS.get(w)
+            if bit is None:
+                return len(stop_words & self.lower_word_set)
+            bits |= bit
+        table, ids = self.chunk_bag
+        found = int(np.bitwise_or.reduce(table.stop_mask[ids])) if len(ids) else 0
+        return (found & bits).bit_count()
 
     @cached_property
     def n_newlines(self) -> int:

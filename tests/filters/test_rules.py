@@ -191,3 +191,25 @@ def test_adding_a_rule_is_one_class_and_one_list_entry():
     assert isinstance(kept, Document) and kept.signals["digits"] == 0
     assert isinstance(dropped, Rejected) and dropped.reason == "no_digits:has_digits" and dropped.extra["value"] == 10
     assert isinstance(book, Document) and "digits" not in book.signals  # out of the rule's scope
+
+
+def test_counts_of_the_cleaned_text_reuse_the_input_and_equal_a_fresh_count():
+    from filters.rules import C4Rule, Work
+    from filters.text import TextStats
+
+    rule = C4Rule(FilterConfig())
+    line = "The committee met on Tuesday to discuss the budget of the town."
+    texts = [
+        f"{line}\n\nMenu Home\r\n{line} [1] and more [edit].\n  {line}  \n" * 3 + "Short line\nabc def ghi.\n",
+        f"Cookies: this site uses cookies.\n{line}\n" * 6,
+        f"{line}\n" * 5 + "x" * 1200 + "\n",
+    ]
+    for text in texts:
+        work = Work(Document("d", text, "s", "web", "ds", "loc", None, {}, {}))
+        assert work.source_stats.n_words > 0  # the input's chunk ids are there, as after Gopher's quality rule
+        assert rule.check(work) is None and work.text != text
+        assert work.stats._from is not None  # counted from the input's chunk ids, not looked up again
+        fresh = TextStats(work.text)
+        assert work.stats.chunks == fresh.chunks
+        for name in ("n_tokens", "n_words", "word_chars", "alpha_words"):
+            assert getattr(work.stats, name) == getattr(fresh, name), name

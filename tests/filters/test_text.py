@@ -106,7 +106,7 @@ def test_sentences_end_at_terminal_punctuation_followed_by_text_and_at_line_ends
     assert count_sentences(" \n ") == 0
 
 
-def test_tokens_line_by_line_equal_the_whole_text_and_are_shared_with_cleaned_text():
+def test_tokens_of_the_text_and_of_its_cleaned_lines_come_from_the_shared_chunk_cache():
     text = (
         "  Mr. Smith paid $1,000 at 10:30 -- see www.example.com/a?b=1. e-mail: a.b@example.org\n"
         "\n"
@@ -120,7 +120,9 @@ def test_tokens_line_by_line_equal_the_whole_text_and_are_shared_with_cleaned_te
     cleaned = "it's rock'n'roll, e.g. U.S. 8m (Covid-19)...\nनई पंक्ति"
     derived = stats.of_lines(cleaned)
     assert derived.n_tokens == len(tokenize(cleaned)) and derived.tokens == tokenize(cleaned)
-    assert "it's rock'n'roll, e.g. U.S. 8m (Covid-19)..." in stats._line_tokens  # tokenized once, reused
+    import filters.text as text_module
+
+    assert "rock'n'roll," in text_module._TABLE.ids  # tokenized once, reused by the cleaned text
 
 
 def test_word_statistics_from_token_counts_equal_the_word_list():
@@ -149,3 +151,42 @@ def test_tokens_by_chunk_equal_the_one_regex_pass_also_when_the_chunk_cache_fill
     monkeypatch.setattr(text_module, "_CHUNK_CACHE_MAX", 50)
     for text in texts:
         assert text_module.tokenize(text) == tokenize_regex(text), repr(text)
+
+
+def test_word_and_mark_chunks_skip_the_regex_with_the_same_tokens():
+    from filters.text import _chunk_tokens, tokenize_regex
+
+    words = ["word", "Mr", "Mrs", "Ms", "Dr", "St", "vs", "Prof", "ABC", "abC", "É", "é", "www", "awww", "x", "ß"]
+    chunks = [w + m for w in words for m in ",;:?!).-'’\"”…"] + [m + w for w in [*words, "s", "re", "ll"]
+                                                                  for m in "(\"“„«['’-/.@"]
+    for chunk in chunks:
+        assert _chunk_tokens(chunk) == tuple(tokenize_regex(chunk)), chunk
+
+
+def test_counts_from_the_chunk_table_equal_their_definitions_also_when_the_table_fills(monkeypatch):
+    import random
+
+    import filters.text as text_module
+    from filters.stopwords import STOP_WORDS
+    from filters.text import _LETTER_RE, tokenize_regex
+
+    rng = random.Random(1)
+    pieces = ["The", "the", "THE", "und", "Die", "że", "não", "NÃO", "½", "İ", "x", "é\u0301", "3.5", ",", ".",
+              "...", "--", "(", ")", "e.g.", "U.S.", "Mr.", "a_b", "_", "www.x.org", "a@b.co", "8m", "’s", "\u0915\u093f"]
+    texts = ["", "   ", *(" ".join(rng.choice(pieces) + rng.choice(["", "", ",", ".", "!", "'"])
+                                for _ in range(rng.randint(1, 40))) for _ in range(500))]
+    monkeypatch.setattr(text_module, "_CHUNK_CACHE_MAX", 60)
+    for text in texts:
+        stats = TextStats(text)
+        tokens = tokenize_regex(text)
+        words = [t for t in tokens if is_word(t)]
+        assert stats.n_tokens == len(tokens)
+        assert stats.n_words == len(words)
+        assert stats.word_chars == sum(map(len, words))
+        assert stats.alpha_words == sum(1 for w in words if _LETTER_RE.search(w))
+        lower = {w.lower() for w in words}
+        for stop in [*STOP_WORDS.values(), frozenset({"x", "½"})]:  # the last one is not a built-in list
+            assert stats.stop_words_found(stop) == len(stop & lower)
+        hashes, lengths = stats.token_arrays()
+        assert hashes.tolist() == [hash(t) for t in tokens] and lengths.tolist() == [len(t) for t in tokens]
+        assert stats.tokens == tokens
