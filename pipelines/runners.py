@@ -1,10 +1,12 @@
 """`runner` config + pass-through flags -> Beam PipelineOptions (and a local Dask cluster when asked).
 
 Small inputs run in this process. With the direct runner in `mode: auto`, a stage whose input is
-below `IN_PROCESS_MAX_DOCS` documents or `IN_PROCESS_MAX_BYTES` input bytes runs on Beam's in-memory
-runner even when several workers are configured: starting worker processes, and loading the models
-again in each, costs several seconds per stage, more than a second core saves on a small input (the
-sample runs of a config, the many short runs of an ablation). Outputs are the same on every runner.
+below `IN_PROCESS_MAX_DOCS` documents or `IN_PROCESS_MAX_BYTES` input bytes (or the limits the stage
+gives for itself: its cost per document decides) runs on Beam's in-memory runner even when several
+workers are configured: starting worker processes and moving records between them costs about a
+second or two per stage (less with the warm worker pool, pipelines/worker_pool.py), more than a
+second core saves on a small input (the sample runs of a config, the many short runs of an
+ablation). Outputs are the same on every runner.
 """
 
 from __future__ import annotations
@@ -20,16 +22,19 @@ from pipelines.config import RunnerConfig
 
 log = logging.getLogger(__name__)
 
-# Measured on the shared web corpus (2 cores): worker start-up and model loading cost 4-8 s per stage,
-# while the work itself costs 2-7 ms CPU per document, so two processes only pay off from a few
-# thousand documents (or tens of MB of compressed WARC) on.
+# The defaults, for stages that cost about a millisecond of CPU per document (dedup, tokenize): with
+# the worker pool, two worker processes cost ~1.2-1.8 s more per stage than this process does, so
+# they pay off from a few thousand documents. Stages with more work per document give lower limits
+# (filter, ingest: measured on the shared web corpus, 2 cores, benchmarks/pipeline.py).
 IN_PROCESS_MAX_DOCS = 3_000
 IN_PROCESS_MAX_BYTES = 64 * 1024 * 1024
 
 
-def small_input(docs: int | None = None, nbytes: int | None = None) -> bool:
+def small_input(docs: int | None = None, nbytes: int | None = None, *, max_docs: int | None = None,
+                max_bytes: int | None = None) -> bool:
     """Whether an input of this size (either measure may be unknown) runs best in this process."""
-    known = [(v, limit) for v, limit in ((docs, IN_PROCESS_MAX_DOCS), (nbytes, IN_PROCESS_MAX_BYTES)) if v is not None]
+    limits = ((docs, max_docs or IN_PROCESS_MAX_DOCS), (nbytes, max_bytes or IN_PROCESS_MAX_BYTES))
+    known = [(v, limit) for v, limit in limits if v is not None]
     return bool(known) and all(v < limit for v, limit in known)
 
 
@@ -55,11 +60,13 @@ def pipeline_options(
     *,
     input_docs: int | None = None,
     input_bytes: int | None = None,
+    max_docs: int | None = None,
+    max_bytes: int | None = None,
 ) -> Iterator[PipelineOptions]:
     """Options for one pipeline run. For `dask` without an address, a local cluster lives for the block.
 
-    `input_docs` / `input_bytes`: the stage's input size where it knows it; below the limits above the
-    direct runner in `mode: auto` runs in this process.
+    `input_docs` / `input_bytes`: the stage's input size where it knows it; below the limits above (or
+    `max_docs` / `max_bytes`, the stage's own) the direct runner in `mode: auto` runs in this process.
     """
     beam_args = list(beam_args or [])
     explicit_runner = any(a.startswith("--runner") for a in beam_args)
@@ -68,7 +75,8 @@ def pipeline_options(
         return
     name = cfg.name.lower()
     if name in ("direct", "directrunner"):
-        yield PipelineOptions(_direct_flags(cfg, small_input(input_docs, input_bytes)) + beam_args)
+        small = small_input(input_docs, input_bytes, max_docs=max_docs, max_bytes=max_bytes)
+        yield PipelineOptions(_direct_flags(cfg, small) + beam_args)
     elif name in ("dask", "daskrunner"):
         with _dask_address(cfg) as address:
             flags = [

@@ -66,7 +66,10 @@ class BeamStage:
     finish       work after the pipeline, on the written output and rejected folders (train a tokenizer,
                  write a manifest, count what was rejected...); returns extra `_SUCCESS` fields
     allow_empty  a stage that may legitimately write nothing
-    total_docs / total_bytes   the input size, when known: the progress bar's ETA
+    total_docs / total_bytes   the input size, when known: the progress bar's ETA, and whether the stage
+                 runs in this process (pipelines.runners)
+    in_process_max_docs / in_process_max_bytes   below these the stage runs in this process (None: the
+                 runners' defaults, for about a millisecond of work per document)
     """
 
     folder: str
@@ -77,6 +80,8 @@ class BeamStage:
     allow_empty: bool = False
     total_docs: int | None = None
     total_bytes: int | None = None
+    in_process_max_docs: int | None = None
+    in_process_max_bytes: int | None = None
 
 
 def run_beam_stage(stage: BeamStage, layout: RunLayout, config: JobConfig,
@@ -103,8 +108,8 @@ def _run_pipeline(stage: BeamStage, layout: RunLayout, config: JobConfig, beam_a
     with (
         ProgressMonitor(layout.progress_root(), stage.folder, total_docs=stage.total_docs, total_bytes=stage.total_bytes,
                         publish=layout.join(".progress", stage.folder) if layout.remote else None),
-        pipeline_options(config.runner, beam_args, input_docs=stage.total_docs,
-                         input_bytes=stage.total_bytes) as options,
+        pipeline_options(config.runner, beam_args, input_docs=stage.total_docs, input_bytes=stage.total_bytes,
+                         max_docs=stage.in_process_max_docs, max_bytes=stage.in_process_max_bytes) as options,
     ):
         pipeline = beam.Pipeline(options=options)
         stage.build(pipeline, out, rejected)

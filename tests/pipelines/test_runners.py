@@ -34,3 +34,11 @@ def test_an_explicit_mode_or_beam_flag_is_obeyed_on_small_inputs():
                           input_docs=100) as options:
         d = options.get_all_options()
     assert (d["direct_num_workers"], d["direct_running_mode"]) == (2, "multi_processing")
+
+
+def test_a_stage_with_more_work_per_document_gives_lower_limits():
+    assert small_input(docs=1000) and not small_input(docs=1000, max_docs=500)
+    assert small_input(nbytes=30 << 20) and not small_input(nbytes=30 << 20, max_bytes=16 << 20)
+    cfg = RunnerConfig(workers=2)
+    assert _flags(cfg, input_docs=1000, max_docs=500) == {"workers": 2, "mode": "multi_processing"}
+    assert _flags(cfg, input_docs=100, max_docs=500) == {"workers": 1, "mode": "in_memory"}
