@@ -53,22 +53,32 @@ def fmix64(h: np.ndarray) -> np.ndarray:
 
 
 class _Powers:
-    """BASE^i and BASE^-i modulo 2^64 for i < n, grown on demand (doubling) and shared by all batches."""
+    """BASE^i and BASE^-i modulo 2^64 for i < n, grown on demand (doubling) and shared by all batches.
+
+    Beam may run bundles in several threads of one process: the two tables are built apart and
+    published together as one tuple, never changed afterwards, so a thread never sees a table that is
+    half built or the powers of one size with the inverses of another."""
 
     def __init__(self) -> None:
-        self.pow = np.ones(1, dtype=np.uint64)
-        self.inv = np.ones(1, dtype=np.uint64)
+        one = np.ones(1, dtype=np.uint64)
+        self.tables: tuple[np.ndarray, np.ndarray] = (one, one)
 
     def ensure(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        if len(self.pow) < n:
-            size = max(n, 2 * len(self.pow), 1 << 16)
-            self.pow = np.cumprod(np.full(size, _BASE, dtype=np.uint64), dtype=np.uint64)
-            self.pow[1:] = self.pow[:-1].copy()
-            self.pow[0] = 1
-            self.inv = np.cumprod(np.full(size, _BASE_INV, dtype=np.uint64), dtype=np.uint64)
-            self.inv[1:] = self.inv[:-1].copy()
-            self.inv[0] = 1
-        return self.pow[:n], self.inv[:n]
+        tables = self.tables
+        if len(tables[0]) < n:
+            size = max(n, 2 * len(tables[0]), 1 << 16)
+            tables = (_shifted_cumprod(_BASE, size), _shifted_cumprod(_BASE_INV, size))
+            self.tables = tables
+        pw, inv = tables
+        return pw[:n], inv[:n]
+
+
+def _shifted_cumprod(base: int, size: int) -> np.ndarray:
+    """[1, base, base^2, ...] modulo 2^64, `size` values."""
+    out = np.empty(size, dtype=np.uint64)
+    out[0] = 1
+    np.cumprod(np.full(size - 1, base, dtype=np.uint64), dtype=np.uint64, out=out[1:])
+    return out
 
 
 _POWERS = _Powers()

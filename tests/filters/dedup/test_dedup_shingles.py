@@ -50,3 +50,34 @@ def test_chunking_does_not_change_results(monkeypatch):
 def test_rejects_bad_shingle_size():
     with pytest.raises(ValueError):
         shingle_texts(["x"], 0)
+
+
+def test_power_tables_grown_by_several_threads_are_never_seen_half_built():
+    """Beam runs bundles in threads of one process: a thread must get tables of the size it asked for,
+    with the right values, while another thread grows them (an IndexError in `curate dedup` once)."""
+    import threading
+
+    import numpy as np
+
+    from filters.dedup import shingles
+
+    reference_pow, reference_inv = shingles._Powers().ensure(1 << 18)
+    failures: list[str] = []
+
+    def hammer(powers: shingles._Powers, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        for n in sorted(rng.integers(1, 1 << 18, size=40)):
+            pw, inv = powers.ensure(int(n))
+            if len(pw) != n or len(inv) != n:
+                failures.append(f"asked {n}, got {len(pw)}/{len(inv)}")
+            elif not (np.array_equal(pw, reference_pow[:n]) and np.array_equal(inv, reference_inv[:n])):
+                failures.append(f"wrong values at size {n}")
+
+    for _ in range(5):
+        powers = shingles._Powers()
+        threads = [threading.Thread(target=hammer, args=(powers, s)) for s in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not failures, failures[:5]
