@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.conftest import SAMPLE_DIR
+from tests.pipelines.killing import kill_when
 
 pytestmark = pytest.mark.slow
 
@@ -46,21 +44,8 @@ def _shards(run: Path) -> dict[str, bytes]:
 
 
 def _kill_when(p: subprocess.Popen, line_marker: str, run: Path, wait_for: str | None = None) -> list[str]:
-    """Read the job's output until `line_marker`, then (once `wait_for` exists under RUN, when given:
-    the stage is mid-way) kill -9 its whole process group. Returns the lines seen."""
-    seen = []
-    for line in p.stdout:
-        seen.append(line)
-        if line_marker in line:
-            break
-    else:
-        raise AssertionError(f"the job ended before {line_marker!r}: {''.join(seen)}")
-    deadline = time.monotonic() + 120
-    while wait_for and not list(run.glob(wait_for)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.killpg(p.pid, signal.SIGKILL)
-    assert p.wait() == -signal.SIGKILL  # it was killed, it did not finish by itself
-    return seen
+    """Kill -9 the job once `line_marker` is printed and (when given) `wait_for` exists under RUN."""
+    return kill_when(p, line_marker, (lambda: bool(list(run.glob(wait_for)))) if wait_for else None)
 
 
 def test_kill_9_then_rerun_gives_identical_shards(tmp_path):

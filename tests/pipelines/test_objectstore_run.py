@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -24,6 +22,7 @@ import yaml
 from pipelines.cli import main as curate
 from pipelines.runlayout import RunLayout, count_rows
 from tests.conftest import SAMPLE_DIR
+from tests.pipelines.killing import kill_when
 from tests.pipelines.s3server import upload_tree
 from tests.trainer.test_cli import SETTINGS
 
@@ -177,21 +176,8 @@ def _curate(*args: str) -> subprocess.Popen:
 
 
 def _kill_when(p: subprocess.Popen, marker: str, client, bucket: str, prefix: str) -> None:
-    """Read the job's output until `marker`, wait until the stage has written an object under `prefix`
-    (it is mid-way), then kill -9 the whole process group."""
-    seen = []
-    for line in p.stdout:
-        seen.append(line)
-        if marker in line:
-            break
-    else:
-        raise AssertionError(f"the job ended before {marker!r}: {''.join(seen)}")
-    deadline = time.monotonic() + 120
-    while not [k for k in _keys(client, bucket, prefix) if k.endswith(".parquet")]:
-        assert time.monotonic() < deadline, "the stage wrote nothing"
-        time.sleep(0.05)
-    os.killpg(p.pid, signal.SIGKILL)
-    assert p.wait() == -signal.SIGKILL
+    """Kill -9 the job once `marker` is printed and the stage has written a part under `prefix`."""
+    kill_when(p, marker, lambda: any(k.endswith(".parquet") for k in _keys(client, bucket, prefix)), must_write=True)
 
 
 def test_kill_9_mid_stage_then_rerun_gives_identical_shards(s3, reference, tmp_path):
