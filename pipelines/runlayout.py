@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines import storage
-from pipelines.io.parquet import open_parquet, read_table
+from pipelines.io.parquet import file_rows, read_table
 from pipelines.stages import document_folders
 
 SUCCESS = "_SUCCESS"
@@ -382,11 +382,7 @@ def fsync_dir(path: Path) -> None:
 
 
 def count_rows(parts: list[str] | list[Path]) -> int:
-    total = 0
-    for p in parts:
-        with open_parquet(p) as pf:
-            total += pf.metadata.num_rows
-    return total
+    return sum(n for _, n in file_rows(parts))
 
 
 def count_reasons(parts: list[str] | list[Path]) -> dict[str, int]:

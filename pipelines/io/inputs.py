@@ -112,7 +112,8 @@ def listed_locations(spec: InputSpec) -> list[tuple[str, str]]:
 
 def _listed_files(spec: InputSpec) -> list[tuple[str, str, str, int]]:
     """A path list's entries in list order, each named by its listed path and read under `base`."""
-    listed, fetch = (list(x) for x in zip(*listed_locations(spec), strict=True)) if spec.path_list else ([], [])
+    locations = listed_locations(spec)
+    fetch = [location for _, location in locations]
 
     def size_of(url: str) -> int:
         try:
@@ -124,7 +125,7 @@ def _listed_files(spec: InputSpec) -> list[tuple[str, str, str, int]]:
 
     with ThreadPoolExecutor(max_workers=16) as pool:  # one HEAD each: in parallel for long lists
         sizes = list(pool.map(size_of, fetch))
-    return [(p, p, f if f != p else "", n) for p, f, n in zip(listed, fetch, sizes, strict=True)]
+    return [(p, p, f if f != p else "", n) for (p, f), n in zip(locations, sizes, strict=True)]
 
 
 _READERS = {"warc": read_warc, "jsonl": read_jsonl, "parquet": read_parquet_file, "text": read_text_file,

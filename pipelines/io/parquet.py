@@ -217,14 +217,18 @@ class RowSlice(NamedTuple):
     stop: int
 
 
-def row_slices(paths: list[str], rows: int) -> list[RowSlice]:
-    """Each file cut into slices of `rows` rows (the last one shorter), in path order."""
+def file_rows(paths: list[str] | list[Path]) -> list[tuple[str, int]]:
+    """(path, row count) of each Parquet file, in path order, from the footers."""
     out = []
-    for path in sorted(paths):
+    for path in sorted(str(p) for p in paths):
         with open_parquet(path) as pf:
-            n = pf.metadata.num_rows
-        out.extend(RowSlice(path, start, min(n, start + rows)) for start in range(0, n, rows))
+            out.append((path, pf.metadata.num_rows))
     return out
+
+
+def row_slices(files: list[tuple[str, int]], rows: int) -> list[RowSlice]:
+    """Each file (path, row count: `file_rows`) cut into slices of `rows` rows, the last one shorter."""
+    return [RowSlice(path, start, min(n, start + rows)) for path, n in files for start in range(0, n, rows)]
 
 
 def read_document_batches(path: str | Path, batch_size: int = 256, start: int = 0,

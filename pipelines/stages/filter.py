@@ -21,8 +21,8 @@ from filters.document import Document, Rejected
 from filters.rules import REJECTED_EXTRAS, SIGNALS, FilterChain
 from pipelines.config import JobConfig
 from pipelines.document import document_schema, rejected_schema
-from pipelines.io.parquet import ReadDocuments, RowSlice, row_slices
-from pipelines.runlayout import RunLayout, count_rows
+from pipelines.io.parquet import ReadDocuments, RowSlice, file_rows, row_slices
+from pipelines.runlayout import RunLayout
 from pipelines.stages import get_stage
 from pipelines.stages.base import BeamStage, StageError, counter, run_beam_stage
 from pipelines.stages.common import CountKept, SplitRejected, WriteDocuments, WriteRejected
@@ -109,8 +109,9 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
     chain = FilterChain(cfg)  # fails early on a missing model or list, before Beam starts
     n = cfg.num_shards or len(paths)
 
-    total_docs = count_rows(paths)
-    slices = row_slices(paths, slice_rows(total_docs, cfg.batch_size))
+    files = file_rows(paths)  # one footer read per file, for the count and the slices
+    total_docs = sum(n for _, n in files)
+    slices = row_slices(files, slice_rows(total_docs, cfg.batch_size))
 
     def build(p: beam.Pipeline, out: str, rejected_dir: str) -> None:
         docs, rejected = p | "Filter" >> Filter(slices, cfg)

@@ -86,14 +86,14 @@ def test_row_slices_read_every_document_once_in_the_batches_of_the_whole_file(tm
 
     from filters.document import Document
     from pipelines.document import DOCUMENT_SCHEMA, to_row
-    from pipelines.io.parquet import ReadDocuments, read_document_batches, row_slices
+    from pipelines.io.parquet import ReadDocuments, file_rows, read_document_batches, row_slices
 
     docs = [Document(id=f"doc-{i:03d}", text=f"text {i}", source="toy", kind="web") for i in range(50)]
     path = tmp_path / "part-00000.parquet"
     # three row groups of 20, 20 and 10 rows: slices cross them, and whole groups are skipped
     write_table([to_row(d) for d in docs], DOCUMENT_SCHEMA, path, row_group_size=20)
     whole = [[d.id for d in b] for b in read_document_batches(path, 5)]
-    slices = row_slices([str(path)], 15)
+    slices = row_slices(file_rows([path]), 15)
     assert [(s.start, s.stop) for s in slices] == [(0, 15), (15, 30), (30, 45), (45, 50)]
     sliced = [[d.id for d in b] for s in slices for b in read_document_batches(s.path, 5, s.start, s.stop)]
     assert sliced == whole
