@@ -167,16 +167,21 @@ class _Groups:
         if k == 0:
             self.first_of = self.count_of = self.repeated = positions
             return
+        # (plain ufuncs and methods: `np.diff` and `np.flatnonzero` cost more in Python than in C here)
         order = hashes.argsort()
         ordered = hashes[order]
         new = np.empty(k, dtype=bool)
         new[0] = True
         np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
-        starts = np.flatnonzero(new)
-        counts = np.diff(starts, append=k)
+        starts = new.nonzero()[0]
+        counts = np.empty(len(starts), dtype=np.intp)
+        np.subtract(starts[1:], starts[:-1], out=counts[:-1])
+        counts[-1] = k - starts[-1]
         first = np.minimum.reduceat(order, starts)
+        ids = np.cumsum(new)
+        ids -= 1
         group = np.empty(k, dtype=np.intp)
-        group[order] = np.cumsum(new) - 1
+        group[order] = ids
         self.first_of = positions[first[group]]
         self.count_of = counts[group]
         self.repeated = positions[self.count_of > 1]
@@ -207,7 +212,6 @@ def dup_ngram_chars(tok: _Tokens, n: int) -> int:
     later = g.first_of < g.positions
     if not later.any():
         return 0
-    total = 0
     hits: list[int] = []  # positions counted as repeats; the next n-1 positions are skipped
     next_free = 0
     added: set[int] = set()  # n-grams added to the "seen" set at an earlier repeated position
@@ -221,12 +225,11 @@ def dup_ngram_chars(tok: _Tokens, n: int) -> int:
             k = bisect_right(hits, f) - 1
             seen = k < 0 or f >= hits[k] + n
         if seen:
-            total += int(tok.chars(j, n))
             hits.append(j)
             next_free = j + n
         else:
             added.add(h)
-    return total
+    return int(tok.chars(np.array(hits, dtype=np.intp), n).sum()) if hits else 0
 
 
 def gopher_repetition(stats: TextStats, cfg: GopherRepetitionConfig, signals: dict[str, Any]) -> Drop | None:

@@ -127,7 +127,7 @@ _STOP_BITS: dict[str, int] = {w: 1 << i for i, w in enumerate(sorted(set().union
 assert len(_STOP_BITS) <= 63, "stop-word masks are int64"
 
 
-def _grow(arr: np.ndarray, need: int) -> np.ndarray:
+def grow_array(arr: np.ndarray, need: int) -> np.ndarray:
     """`arr` or a copy with room for `need` items (a reader holding the old array keeps valid data)."""
     if len(arr) >= need:
         return arr
@@ -183,9 +183,9 @@ class ChunkTable:
             return out
 
         # Flat arrays first, then per-chunk ones, then the ids: a chunk is visible once complete.
-        self.hash = h = _grow(self.hash, f0 + nf)
+        self.hash = h = grow_array(self.hash, f0 + nf)
         h[f0 : f0 + nf] = np.fromiter(map(hash, flat), np.int64, nf)
-        self.length = ln = _grow(self.length, f0 + nf)
+        self.length = ln = grow_array(self.length, f0 + nf)
         ln[f0 : f0 + nf] = lengths
         end = start + k
         for name, values in (
@@ -196,7 +196,7 @@ class ChunkTable:
             ("alpha_words", per_chunk(np.add, (word & letter).astype(np.int64))),
             ("stop_mask", per_chunk(np.bitwise_or, stop)),
         ):
-            arr = _grow(getattr(self, name), end)
+            arr = grow_array(getattr(self, name), end)
             arr[start:end] = values
             setattr(self, name, arr)
         self.n_flat = f0 + nf
@@ -228,21 +228,28 @@ def chunk_ids(chunks: list[str]) -> tuple[ChunkTable, np.ndarray]:
     """The chunk table, holding every chunk in `chunks` (one fill for a whole text), and their ids."""
     global _TABLE
     table = _TABLE
-    new = set(chunks).difference(table.ids)
-    if new:
+    n = len(chunks)
+    # One lookup per chunk; most are found, and only the positions of the others are looked at again.
+    ids = np.fromiter(map(table.ids.get, chunks, repeat(-1, n)), np.int64, n)
+    missing = np.flatnonzero(ids < 0)
+    if len(missing):
         with _TABLE_LOCK:
-            if table is not _TABLE:  # replaced meanwhile: what is new is new to that one
+            if table is not _TABLE:  # replaced meanwhile: every chunk is looked up in that one
                 table = _TABLE
-                new = set(chunks).difference(table.ids)
-            else:
-                new = [c for c in new if c not in table.ids]  # another thread may have added some
+                ids = np.fromiter(map(table.ids.get, chunks, repeat(-1, n)), np.int64, n)
+                missing = np.flatnonzero(ids < 0)
+            missed = [chunks[i] for i in missing.tolist()]
+            # (in order of first occurrence; another thread may have added some meanwhile)
+            new = [c for c in dict.fromkeys(missed) if c not in table.ids]
             if len(table.ids) + len(new) > _CHUNK_CACHE_MAX:
                 # A new table rather than clearing this one: a thread reading it meanwhile keeps it.
                 table = _TABLE = ChunkTable()
-                new = set(chunks)
+                missing, missed = np.arange(n), chunks
+                new = list(dict.fromkeys(chunks))
             if new:
-                table.add(list(new))
-    return table, np.fromiter(map(table.ids.__getitem__, chunks), np.int64, len(chunks))
+                table.add(new)
+        ids[missing] = np.fromiter(map(table.ids.__getitem__, missed), np.int64, len(missed))
+    return table, ids
 
 
 def tokenize(text: str) -> list[str]:

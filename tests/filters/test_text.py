@@ -190,3 +190,22 @@ def test_counts_from_the_chunk_table_equal_their_definitions_also_when_the_table
         hashes, lengths = stats.token_arrays()
         assert hashes.tolist() == [hash(t) for t in tokens] and lengths.tolist() == [len(t) for t in tokens]
         assert stats.tokens == tokens
+
+
+def test_threads_sharing_the_chunk_table_get_the_tokens_of_their_texts(monkeypatch):
+    """Beam runs a worker's bundles on threads that share the table, also while it fills and is replaced."""
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    import filters.text as text_module
+    from filters.text import tokenize_regex
+
+    rng = random.Random(2)
+    words = ["alpha", "Beta,", "(gamma)", "d.e.", "8m", "it's", "x-y", "U.S.", "ß", "1,000", "…", "www.a.org"]
+    texts = [" ".join(rng.choice(words) + str(rng.randint(0, 300)) * rng.randint(0, 1) for _ in range(60))
+             for _ in range(400)]
+    monkeypatch.setattr(text_module, "_CHUNK_CACHE_MAX", 500)
+    text_module.clear_cache()
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(text_module.tokenize, texts))
+    assert got == [tokenize_regex(t) for t in texts]
