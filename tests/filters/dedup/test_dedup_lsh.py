@@ -14,6 +14,16 @@ def test_optimal_params_are_datasketchs(threshold, weights):
     assert optimal_params(threshold, 112, *weights) == (lsh.b, lsh.r)
 
 
+def test_optimal_params_are_datasketchs_on_many_settings():
+    from datasketch.lsh import _optimal_param
+
+    for threshold in (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.99):
+        for num_perm in (16, 64, 112, 128):
+            for weights in ((0.5, 0.5), (0.1, 0.9), (0.9, 0.1), (0.3, 0.7)):
+                want = tuple(map(int, _optimal_param(threshold, num_perm, *weights)))
+                assert optimal_params(threshold, num_perm, *weights) == want, (threshold, num_perm, weights)
+
+
 def test_default_banding_meets_the_recall_target():
     b, r = DedupConfig().banding()
     assert (b, r) == (12, 9)
