@@ -47,6 +47,11 @@ def all_commands() -> dict[str, tuple[str, str]]:
     return out
 
 
+def _runs_pipelines(command: str) -> bool:
+    """Whether the command runs Beam stages (which may want the warm worker pool)."""
+    return command == "run" or any(s.command == command and s.beam for s in registry.STAGES)
+
+
 class UsageError(Exception):
     """A command line curate cannot take as it is."""
 
@@ -95,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         args, beam_args = parser.parse_known_args(argv)
         check_beam_args(beam_args)
         config = _load(args, module)
+        if _runs_pipelines(command) and not any(a.startswith("--runner") for a in beam_args):
+            from pipelines import worker_pool
+
+            worker_pool.prefork(config.runner)  # ready before the first stage wants workers
         return int(module.main(args, config, beam_args) or 0)
     except ConfigError as e:  # raised before any work starts
         print(f"curate {command}: config error: {_one_line(str(e))}", file=sys.stderr)

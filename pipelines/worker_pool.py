@@ -14,6 +14,13 @@ stages. It ends when the process that started it ends (its stdin closes), killin
 
 The pool never starts a thread or opens a gRPC channel itself, so forking it is safe; `random` reseeds
 itself in every child, and the storage options are read again from the child's environment.
+
+A command that will run Beam stages on worker processes does not wait for the pool to import: right
+after the command line and config are read, `prefork` forks the pool from the command's own process,
+which has imported Beam and the stage's module already and has no other thread yet, so the pool is
+ready by the time the first stage starts its workers (started as a new interpreter, the pool imported
+for ~1.2 s while the first stage's driver waited for it). `ensure_started` starts a new interpreter
+only where no pool was forked (a pipeline run from Python, or a process with threads).
 """
 
 from __future__ import annotations
@@ -30,18 +37,91 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from typing import Any
 
 from pipelines.beam_worker import POOL_ENV, QUIET_ENV, quiet_logging
+from pipelines.config import RunnerConfig
 
 CONNECT_TIMEOUT_S = 60.0  # the pool imports for a second or two; on a loaded machine longer
 
-_pool: subprocess.Popen | None = None
+class _ForkedPool:
+    """A pool forked from this process (`prefork`): the `subprocess.Popen` calls `stop` uses. It ends
+    when its lifeline, a pipe whose write end only this process holds, closes."""
+
+    def __init__(self, pid: int, lifeline: int):
+        self.pid, self._lifeline, self._status = pid, lifeline, None
+
+    def poll(self) -> int | None:
+        if self._status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self._status = os.waitstatus_to_exitcode(status)
+        return self._status
+
+    def close_lifeline(self) -> None:
+        if self._lifeline >= 0:
+            os.close(self._lifeline)
+            self._lifeline = -1
+
+    def wait(self, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while self.poll() is None:
+            if time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"worker pool {self.pid}", timeout)
+            time.sleep(0.01)
+        return self._status  # type: ignore[return-value]
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
 
 
-# ---- the driver's side -----------------------------------------------------------------------------
+_pool: subprocess.Popen | _ForkedPool | None = None
+
+
+def _new_socket_path() -> str:
+    return os.path.join(tempfile.mkdtemp(prefix="curate-pool-"), "pool.sock")
+
+
+def wanted(cfg: RunnerConfig) -> bool:
+    """Whether stages run with this runner config may start worker processes from the pool."""
+    return (cfg.name.lower() in ("direct", "directrunner") and cfg.worker_pool
+            and cfg.resolved_mode() == "multi_processing" and cfg.resolved_workers() > 1)
+
+
+def prefork(cfg: RunnerConfig) -> bool:
+    """Fork the pool from this process now, if its stages may want worker processes and it is safe to
+    fork (no pool yet, no other thread); whether it did. Call it once Beam and the command's stage
+    modules are imported, before any pipeline runs."""
+    global _pool
+    if not wanted(cfg) or _pool is not None or threading.active_count() > 1 or not hasattr(os, "fork"):
+        return False
+    path = _new_socket_path()
+    read_end, write_end = os.pipe()
+    sys.stdout.flush()  # (a child must not write this process's buffered output again)
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the pool: never returns into the command
+        status = 0
+        try:
+            os.close(write_end)
+            serve(path, read_end)
+        except KeyboardInterrupt:  # Ctrl-C reaches the whole process group; the command reports it
+            status = 130
+        except BaseException:
+            status = 1
+            traceback.print_exc()
+        finally:
+            os._exit(status)
+    os.close(read_end)
+    os.set_inheritable(write_end, False)  # (only this process keeps the pool alive)
+    _pool = _ForkedPool(pid, write_end)
+    os.environ[POOL_ENV] = path
+    atexit.register(stop)
+    return True
 
 
 def ensure_started() -> str:
@@ -49,8 +129,7 @@ def ensure_started() -> str:
     global _pool
     if _pool is not None and _pool.poll() is None:
         return os.environ[POOL_ENV]
-    folder = tempfile.mkdtemp(prefix="curate-pool-")
-    path = os.path.join(folder, "pool.sock")
+    path = _new_socket_path()
     _pool = subprocess.Popen([sys.executable, "-m", "pipelines.worker_pool", path], stdin=subprocess.PIPE)
     os.environ[POOL_ENV] = path
     atexit.register(stop)
@@ -58,22 +137,26 @@ def ensure_started() -> str:
 
 
 def stop() -> None:
-    """End the pool (closing its stdin ends it) and remove its socket."""
+    """End the pool (closing its stdin or lifeline ends it) and remove its socket."""
     global _pool
     pool, _pool = _pool, None
     path = os.environ.pop(POOL_ENV, None)
     if pool is None:
         return
     with contextlib.suppress(OSError):
-        pool.stdin.close()  # type: ignore[union-attr]
+        if isinstance(pool, _ForkedPool):
+            pool.close_lifeline()
+        else:
+            pool.stdin.close()  # type: ignore[union-attr]
     try:
         pool.wait(timeout=10)
     except subprocess.TimeoutExpired:
         pool.kill()
-        pool.wait()
+        pool.wait(timeout=10)
     if path:
         with contextlib.suppress(OSError):
             os.unlink(path)
+        with contextlib.suppress(OSError):
             os.rmdir(os.path.dirname(path))
 
 
@@ -166,7 +249,9 @@ def _child(conn: socket.socket, request: dict[str, Any]) -> None:
         os._exit(status)
 
 
-def serve(path: str) -> None:
+def serve(path: str, lifeline: int) -> None:
+    """Fork a worker for each client of the socket at `path` until `lifeline` (a file descriptor the
+    driver holds the other end of) closes."""
     _preload()
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path + ".tmp")
@@ -174,13 +259,13 @@ def serve(path: str) -> None:
     server.listen(64)
     sel = selectors.DefaultSelector()
     sel.register(server, selectors.EVENT_READ)
-    sel.register(sys.stdin, selectors.EVENT_READ)
+    sel.register(lifeline, selectors.EVENT_READ)
     children: dict[int, socket.socket] = {}
     try:
         while True:
             for key, _ in sel.select(timeout=0.05):
-                if key.fileobj is sys.stdin:
-                    if not os.read(sys.stdin.fileno(), 1024):  # the driver is gone
+                if key.fileobj == lifeline:
+                    if not os.read(lifeline, 1024):  # the driver is gone
                         return
                     continue
                 conn, _ = server.accept()
@@ -191,6 +276,7 @@ def serve(path: str) -> None:
                 pid = os.fork()
                 if pid == 0:
                     server.close()
+                    os.close(lifeline)
                     _child(conn, request)
                 children[pid] = conn
             _reap(children)
@@ -218,4 +304,4 @@ def _reap(children: dict[int, socket.socket]) -> None:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1])
+    serve(sys.argv[1], sys.stdin.fileno())

@@ -32,6 +32,7 @@ class Stage:
               defaults to `documents`
     title     the stage's heading in the report and the dataset card
     default   True when a job without a `stages:` list runs it
+    beam      True when the stage runs as a Beam pipeline (its command may want worker processes)
     """
 
     name: str
@@ -46,6 +47,7 @@ class Stage:
     rejects: bool | None = None
     title: str = ""
     default: bool = True
+    beam: bool = True
 
     def __post_init__(self) -> None:
         if not self.command:
@@ -89,7 +91,7 @@ STAGES: tuple[Stage, ...] = (
           config=("tokenize",), needs=("tokenizer",), rejects=True),
     Stage("train", "pipelines.stages.train", "train",
           "pretrain a causal LM on the token shards",
-          config=("train",), needs=("tokenize",), resumable=True),
+          config=("train",), needs=("tokenize",), resumable=True, beam=False),
 )
 
 # Consumers call these functions rather than copying STAGES at import time, so that the registry is

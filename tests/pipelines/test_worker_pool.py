@@ -67,3 +67,57 @@ def test_without_the_pool_workers_are_started_as_before(tmp_path):
         p.run().wait_until_finish()
     assert worker_pool._pool is None
     assert len(list(out.iterdir())) == 10
+
+
+_PREFORK_SCRIPT = r"""
+import os, sys, threading
+import apache_beam as beam
+from pipelines import worker_pool
+from pipelines.config import RunnerConfig
+from pipelines.runners import pipeline_options
+
+out = sys.argv[1]
+
+class Record(beam.DoFn):
+    def process(self, x):
+        with open(os.path.join(out, str(x)), "w") as f:
+            f.write(str(os.getppid()))
+
+cfg = RunnerConfig(workers=2, mode="multi_processing")
+assert worker_pool.prefork(cfg), "no pool forked"
+pool = worker_pool._pool
+assert not worker_pool.prefork(cfg), "a second pool"
+with pipeline_options(cfg, input_docs=1_000_000) as options:
+    p = beam.Pipeline(options=options)
+    _ = p | beam.Create(list(range(10))) | beam.Reshuffle() | beam.ParDo(Record())
+    p.run().wait_until_finish()
+assert worker_pool._pool is pool, "ensure_started replaced the forked pool"
+print(pool.pid)
+worker_pool.stop()
+assert pool.poll() is not None, "the pool outlived stop()"
+t = threading.Thread(target=threading.Event().wait, args=(5,), daemon=True)
+t.start()
+assert not worker_pool.prefork(cfg), "forked with another thread running"
+"""
+
+
+def test_a_pool_forked_from_the_command_serves_its_workers(tmp_path):
+    """`prefork` (what `curate` does once its config is read): the workers are forked from that pool."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "who"
+    out.mkdir()
+    proc = subprocess.run([sys.executable, "-c", _PREFORK_SCRIPT, str(out)], capture_output=True, text=True,
+                          timeout=300, cwd=os.getcwd())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    pool_pid = int(proc.stdout.split()[-1])
+    assert sorted(int(f.name) for f in out.iterdir()) == list(range(10))
+    assert {int(f.read_text()) for f in out.iterdir()} == {pool_pid}
+
+
+def test_prefork_only_where_stages_may_want_workers():
+    for cfg in (RunnerConfig(workers=1), RunnerConfig(workers=2, mode="in_memory"),
+                RunnerConfig(workers=2, worker_pool=False), RunnerConfig(name="dask", workers=2)):
+        assert not worker_pool.wanted(cfg)
+    assert worker_pool.wanted(RunnerConfig(workers=2))
