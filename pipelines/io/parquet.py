@@ -226,9 +226,29 @@ def file_rows(paths: list[str] | list[Path]) -> list[tuple[str, int]]:
     return out
 
 
-def row_slices(files: list[tuple[str, int]], rows: int) -> list[RowSlice]:
-    """Each file (path, row count: `file_rows`) cut into slices of `rows` rows, the last one shorter."""
-    return [RowSlice(path, start, min(n, start + rows)) for path, n in files for start in range(0, n, rows)]
+def row_slices(files: list[tuple[str, int]], count: int) -> list[RowSlice]:
+    """The files (path, row count: `file_rows`) cut into `count` slices of nearly the same number of rows
+    (fewer when there are fewer rows; more when there are more files), each within one file: a file
+    gets slices in proportion to its rows (largest remainders first), cut evenly.
+
+    Even slices, in a number that divides among the workers, matter with runners that hand each worker
+    its share of the slices up front (Beam's FnApiRunner): with slices of a fixed size, the short last
+    slice of each file made the shares unequal by up to a slice, and a core idled at the stage's end.
+    """
+    files = [(path, n) for path, n in files if n > 0]
+    total = sum(n for _, n in files)
+    count = min(count, total)
+    if count <= 0:
+        return []
+    shares = [n * count // total for _, n in files]
+    by_remainder = sorted(range(len(files)), key=lambda i: -(files[i][1] * count % total))
+    for i in by_remainder[: count - sum(shares)]:
+        shares[i] += 1
+    out = []
+    for (path, n), k in zip(files, shares, strict=True):
+        k = max(1, k)
+        out += [RowSlice(path, n * i // k, n * (i + 1) // k) for i in range(k)]
+    return out
 
 
 def read_document_batches(path: str | Path, batch_size: int = 256, start: int = 0,

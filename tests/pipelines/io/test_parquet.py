@@ -86,17 +86,41 @@ def test_row_slices_read_every_document_once_in_the_batches_of_the_whole_file(tm
 
     from filters.document import Document
     from pipelines.document import DOCUMENT_SCHEMA, to_row
-    from pipelines.io.parquet import ReadDocuments, file_rows, read_document_batches, row_slices
+    from pipelines.io.parquet import ReadDocuments, RowSlice, file_rows, read_document_batches, row_slices
 
     docs = [Document(id=f"doc-{i:03d}", text=f"text {i}", source="toy", kind="web") for i in range(50)]
     path = tmp_path / "part-00000.parquet"
     # three row groups of 20, 20 and 10 rows: slices cross them, and whole groups are skipped
     write_table([to_row(d) for d in docs], DOCUMENT_SCHEMA, path, row_group_size=20)
     whole = [[d.id for d in b] for b in read_document_batches(path, 5)]
-    slices = row_slices(file_rows([path]), 15)
-    assert [(s.start, s.stop) for s in slices] == [(0, 15), (15, 30), (30, 45), (45, 50)]
-    sliced = [[d.id for d in b] for s in slices for b in read_document_batches(s.path, 5, s.start, s.stop)]
-    assert sliced == whole
+    aligned = [RowSlice(str(path), start, min(50, start + 15)) for start in range(0, 50, 15)]
+    sliced = [[d.id for d in b] for s in aligned for b in read_document_batches(s.path, 5, s.start, s.stop)]
+    assert sliced == whole  # slices starting at a multiple of the batch size: the same batches
+    slices = row_slices(file_rows([path]), 4)
+    assert [(s.start, s.stop) for s in slices] == [(0, 12), (12, 25), (25, 37), (37, 50)]
+    ids = [d.id for s in slices for b in read_document_batches(s.path, 5, s.start, s.stop) for d in b]
+    assert ids == [d.id for d in docs]
     with TestPipeline() as p:
         ids = p | ReadDocuments(slices, batched=True, batch_size=5) | beam.FlatMap(lambda b: [d.id for d in b])
         assert_that(ids, equal_to([d.id for d in docs]))
+
+
+def test_row_slices_are_even_and_as_many_as_asked():
+    from pipelines.io.parquet import row_slices
+
+    files = [("a", 3166), ("b", 3170)]  # two ingest parts of the shared web corpus read six times
+    slices = row_slices(files, 16)
+    sizes = [s.stop - s.start for s in slices]
+    assert len(slices) == 16 and max(sizes) - min(sizes) <= 2 and sum(sizes) == 6336
+    for path, n in files:  # each file covered once, in order
+        mine = [s for s in slices if s.path == path]
+        assert mine[0].start == 0 and mine[-1].stop == n
+        assert all(x.stop == y.start for x, y in zip(mine, mine[1:], strict=False))
+    uneven = row_slices([("a", 100), ("b", 10), ("c", 1), ("d", 0)], 8)
+    # (a file gets its share; one with a share under a slice still gets one)
+    assert [(s.path, s.stop - s.start) for s in uneven] == [("a", 14), ("a", 14), ("a", 14), ("a", 15), ("a", 14),
+                                                           ("a", 14), ("a", 15), ("b", 10), ("c", 1)]
+    assert row_slices([("a", 3)], 16) == [("a", 0, 1), ("a", 1, 2), ("a", 2, 3)]
+    assert row_slices([("a", 0)], 16) == []
+
+
