@@ -118,9 +118,13 @@ def _ftfy_may_change(line: str) -> bool:
 
 
 def fix_mojibake_lines(text: str) -> str:
-    """`ftfy.fix_text(text, config=_FTFY_CONFIG)`, calling ftfy only on the lines it may change."""
-    if len(text) > _FTFY_CONFIG.max_decode_length:  # ftfy also cuts lines this long: let it do all
-        return ftfy.fix_text(text, config=_FTFY_CONFIG)
+    """`ftfy.fix_text(text, config=_FTFY_CONFIG)`, calling ftfy only on the lines it may change.
+
+    Also for a text longer than `max_decode_length` (a whole book served as one page): ftfy's segments
+    are still its lines, except that a line longer than that is cut into pieces of that length from
+    the line's start. Such a line goes to `ftfy.fix_text` whole, which cuts it the same way; the
+    shortcut's test is not applied to it (it reasons about whole segments, not pieces)."""
+    limit = _FTFY_CONFIG.max_decode_length
     out: list[str] = []
     pos, n = 0, len(text)
     while pos < n:
@@ -132,7 +136,9 @@ def fix_mojibake_lines(text: str) -> str:
         end = text.find("\n", m.end()) + 1 or n
         out.append(text[pos:start])
         line = text[start:end]
-        out.append(ftfy.fix_text(line, config=_FTFY_CONFIG) if _ftfy_may_change(line) else line)
+        if len(line) > limit or _ftfy_may_change(line):
+            line = ftfy.fix_text(line, config=_FTFY_CONFIG)
+        out.append(line)
         pos = end
     return "".join(out)
 

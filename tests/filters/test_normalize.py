@@ -59,3 +59,23 @@ def test_cheap_mojibake_test_equals_ftfys_and_skips_only_lines_ftfy_leaves_alone
     ]
     for text in ["".join(lines), *lines]:
         assert fix_mojibake_lines(text) == ftfy.fix_text(text, config=_FTFY_CONFIG), repr(text)
+
+
+def test_ftfy_on_lines_equals_ftfy_on_a_text_longer_than_its_decode_limit(monkeypatch):
+    """Past `max_decode_length` ftfy cuts over-long lines into pieces; the line-wise shortcut must still
+    agree (a small limit stands in for the real 1,000,000 characters, to keep the test fast)."""
+    import ftfy
+
+    from filters import normalize
+
+    config = normalize._FTFY_CONFIG._replace(max_decode_length=16)
+    monkeypatch.setattr(normalize, "_FTFY_CONFIG", config)
+    texts = [
+        "short caf\u00c3\u00a9\n" + "a long ascii line, longer than the limit\n" + "Gr\u00fc\u00dfe\n" * 5,
+        "a long line with mojibake: caf\u00c3\u00a9 caf\u00c3\u00a9 caf\u00c3\u00a9 caf\u00c3\u00a9\nend",
+        "e\u0301te\u0301 decomposed, then cut: " + "\u00e9" * 40 + "e\u0301\n\u201cquoted\u201d\n",
+        "caf\u00c3\u00a9 " * 20,
+    ]
+    for text in texts:
+        assert len(text) > config.max_decode_length
+        assert normalize.fix_mojibake_lines(text) == ftfy.fix_text(text, config=config), repr(text)
