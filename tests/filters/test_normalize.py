@@ -79,3 +79,19 @@ def test_ftfy_on_lines_equals_ftfy_on_a_text_longer_than_its_decode_limit(monkey
     for text in texts:
         assert len(text) > config.max_decode_length
         assert normalize.fix_mojibake_lines(text) == ftfy.fix_text(text, config=config), repr(text)
+
+
+def test_space_runs_become_one_space_as_defined():
+    """Every run of spaces (tabs, no-break and CJK spaces included) is one space, as `_SPACES` defines."""
+    import random
+
+    from filters.normalize import _SPACES
+
+    rng = random.Random(0)
+    alphabet = [" ", " ", " ", "\t", "\u00a0", "\u3000", "\u2009", "a", "b", "\n"]
+    for _ in range(2_000):
+        text = "x" + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) + "y"
+        want = _SPACES.sub(" ", text).replace(" \n", "\n")
+        while "\n\n\n" in want:
+            want = want.replace("\n\n\n", "\n\n")
+        assert normalize_text(text) == want, repr(text)
