@@ -47,7 +47,9 @@ def test_cheap_mojibake_test_equals_ftfys_and_skips_only_lines_ftfy_leaves_alone
     from filters.normalize import _ANCHORS, _FTFY_CONFIG, _is_bad, fix_mojibake_lines
 
     assert _ANCHORS is not None  # ftfy's pattern has the expected form: the cheap test is in use
-    alphabet = [chr(c) for c in range(0x20, 0x7F)] + list(_ANCHORS.pattern[1:-1]) + list("\n\t\xa0\xad’–—…·´")
+    # ASCII, Latin-1 and Latin Extended-A (accented letters, most of them no anchors) and the anchors
+    alphabet = ([chr(c) for c in range(0x20, 0x7F)] + [chr(c) for c in range(0xA0, 0x180)]
+                + list(_ANCHORS.pattern[1:-1]) + list("\n\t’–—…·´"))
     rng = random.Random(0)
     for _ in range(20_000):
         s = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 8)))
