@@ -18,6 +18,11 @@ from pipelines import storage
 from pipelines.config import IngestConfig
 from pipelines.io.records import FileContext, make_document
 
+try:  # ISA-L's inflate: the same bytes as zlib's at about twice the speed (inflate is ~7% of ingest CPU)
+    from isal.isal_zlib import decompressobj as _inflate
+except ImportError:  # pragma: no cover (isal is a dependency; zlib gives the same records, slower)
+    from zlib import decompressobj as _inflate
+
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 TEXT_TYPES = ("text/plain",)
 GZIP_MAGIC = b"\x1f\x8b"
@@ -49,6 +54,7 @@ def read_warc(ctx: FileContext, cfg: IngestConfig) -> Iterator[Document | Reject
             yield ctx.reject("", "unreadable_file", f"not a WARC file (starts with {head!r})")
             return
         it = ArchiveIterator(f)
+        _fast_inflate(it)
         offset = 0
         records = 0
         try:
@@ -77,6 +83,17 @@ def read_warc(ctx: FileContext, cfg: IngestConfig) -> Iterator[Document | Reject
             yield ctx.reject(f"offset={offset}", reason, f"{type(e).__name__}: {e}")
     finally:
         f.close()
+
+
+def _gzip_decompressor():
+    return _inflate(16 + zlib.MAX_WBITS)
+
+
+def _fast_inflate(it: ArchiveIterator) -> None:
+    """Have this iterator's reader inflate gzip members with `_inflate` (warcio's own extension point, the
+    decompressor table, overridden on this reader only; it reads nothing before the first record)."""
+    it.reader.DECOMPRESSORS = {**it.reader.DECOMPRESSORS, "gzip": _gzip_decompressor}
+    it.reader.set_decomp("gzip")
 
 
 def incomplete_gzip_member(path: str, block: int = 1 << 20, start: int = 0) -> int | None:

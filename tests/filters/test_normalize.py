@@ -47,7 +47,9 @@ def test_cheap_mojibake_test_equals_ftfys_and_skips_only_lines_ftfy_leaves_alone
     from filters.normalize import _ANCHORS, _FTFY_CONFIG, _is_bad, fix_mojibake_lines
 
     assert _ANCHORS is not None  # ftfy's pattern has the expected form: the cheap test is in use
-    alphabet = [chr(c) for c in range(0x20, 0x7F)] + list(_ANCHORS.pattern[1:-1]) + list("\n\t\xa0\xad’–—…·´")
+    # ASCII, Latin-1 and Latin Extended-A (accented letters, most of them no anchors) and the anchors
+    alphabet = ([chr(c) for c in range(0x20, 0x7F)] + [chr(c) for c in range(0xA0, 0x180)]
+                + list(_ANCHORS.pattern[1:-1]) + list("\n\t’–—…·´"))
     rng = random.Random(0)
     for _ in range(20_000):
         s = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 8)))
@@ -59,3 +61,39 @@ def test_cheap_mojibake_test_equals_ftfys_and_skips_only_lines_ftfy_leaves_alone
     ]
     for text in ["".join(lines), *lines]:
         assert fix_mojibake_lines(text) == ftfy.fix_text(text, config=_FTFY_CONFIG), repr(text)
+
+
+def test_ftfy_on_lines_equals_ftfy_on_a_text_longer_than_its_decode_limit(monkeypatch):
+    """Past `max_decode_length` ftfy cuts over-long lines into pieces; the line-wise shortcut must still
+    agree (a small limit stands in for the real 1,000,000 characters, to keep the test fast)."""
+    import ftfy
+
+    from filters import normalize
+
+    config = normalize._FTFY_CONFIG._replace(max_decode_length=16)
+    monkeypatch.setattr(normalize, "_FTFY_CONFIG", config)
+    texts = [
+        "short caf\u00c3\u00a9\n" + "a long ascii line, longer than the limit\n" + "Gr\u00fc\u00dfe\n" * 5,
+        "a long line with mojibake: caf\u00c3\u00a9 caf\u00c3\u00a9 caf\u00c3\u00a9 caf\u00c3\u00a9\nend",
+        "e\u0301te\u0301 decomposed, then cut: " + "\u00e9" * 40 + "e\u0301\n\u201cquoted\u201d\n",
+        "caf\u00c3\u00a9 " * 20,
+    ]
+    for text in texts:
+        assert len(text) > config.max_decode_length
+        assert normalize.fix_mojibake_lines(text) == ftfy.fix_text(text, config=config), repr(text)
+
+
+def test_space_runs_become_one_space_as_defined():
+    """Every run of spaces (tabs, no-break and CJK spaces included) is one space, as `_SPACES` defines."""
+    import random
+
+    from filters.normalize import _SPACES
+
+    rng = random.Random(0)
+    alphabet = [" ", " ", " ", "\t", "\u00a0", "\u3000", "\u2009", "a", "b", "\n"]
+    for _ in range(2_000):
+        text = "x" + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) + "y"
+        want = _SPACES.sub(" ", text).replace(" \n", "\n")
+        while "\n\n\n" in want:
+            want = want.replace("\n\n\n", "\n\n")
+        assert normalize_text(text) == want, repr(text)

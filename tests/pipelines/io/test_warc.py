@@ -91,3 +91,25 @@ def test_too_large_html_is_rejected(tmp_path):
     path = write_warc(tmp_path / "big.warc.gz", [("https://e.org/", html_page("T", "word " * 5000), "text/html")])
     docs, rejected = read(path, max_html_bytes=1000)
     assert docs == [] and [r.reason for r in rejected] == ["too_large"]
+
+
+def test_isal_inflate_reads_what_warcios_zlib_reads(tmp_path, monkeypatch):
+    """WARC.gz members are inflated with ISA-L (a dependency): the same documents, ids and rejections as
+    with warcio's own zlib, for a whole file, one cut short and one with a damaged member."""
+    from isal.isal_zlib import decompressobj
+
+    import pipelines.io.warc as warc
+
+    assert warc._inflate is decompressobj
+    pages = [(f"https://e.org/{i}", html_page(f"Page {i}", f"Body number {i} of the test. " * 50), "text/html")
+             for i in range(6)]
+    full = write_warc(tmp_path / "full.warc.gz", pages)
+    data = full.read_bytes()
+    (tmp_path / "cut.warc.gz").write_bytes(data[: int(len(data) * 0.75)])
+    middle = len(data) // 2
+    (tmp_path / "damaged.warc.gz").write_bytes(data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1:])
+    paths = [tmp_path / name for name in ("full.warc.gz", "cut.warc.gz", "damaged.warc.gz")]
+    with_isal = [read(p) for p in paths]
+    assert len(with_isal[0][0]) == 6 and with_isal[1][1] and with_isal[2][1]  # the faults are seen
+    monkeypatch.setattr(warc, "_fast_inflate", lambda it: None)  # warcio's own zlib decompressor
+    assert [read(p) for p in paths] == with_isal
