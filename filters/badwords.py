@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,16 @@ class BadWordsList:
             for e in sorted(entries - self.single)
         ]
         self._watched: frozenset[str] = self.single.union(*(p for p, _, _ in self.phrases))
+        # The phrases to try for a text: those whose pieces are all among its runs, found through one of
+        # their pieces (a few per text, instead of a subset test for each of the ~130 English phrases),
+        # and those without pieces, tried always.
+        self._phrases_by_piece: dict[str, list[int]] = {}
+        self._always: list[int] = []
+        for i, (pieces, _, _) in enumerate(self.phrases):
+            if pieces:
+                self._phrases_by_piece.setdefault(min(pieces), []).append(i)
+            else:
+                self._always.append(i)
 
     def count(self, text: str) -> tuple[int, int]:
         """(listed words found, words in the text), words being the `\\w+` runs of the text."""
@@ -68,7 +79,8 @@ class BadWordsList:
         if hits:
             counts = Counter(runs)
             found += sum(counts[h] for h in hits)
-        for pieces, entry, regex in self.phrases:
+        tried = sorted(chain(self._always, *map(self._phrases_by_piece.get, present, repeat(()))))
+        for pieces, entry, regex in map(self.phrases.__getitem__, tried):
             if pieces <= present and entry in lower:
                 found += sum(1 for m in regex.finditer(lower) if m.start() == 0 or not _is_word_char(lower[m.start() - 1]))
         return found, len(runs)
