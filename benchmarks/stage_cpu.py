@@ -1,12 +1,15 @@
 """CPU per document of the filter chain and of ingest, in this process without Beam, with a profile.
 
     python benchmarks/stage_cpu.py [--stage filter|ingest|both] [--input '../shared/corpus/web/*.warc.gz']
-        [--repeat 3] [--profile 25] [--digest] [--check]
+        [--repeat 3] [--profile 25] [--digest] [--check] [--gc curate|default]
 
 `ingest`  `list_input_files` + `read_input_file` over every input file (the stage's work: WARC reading,
           HTML decoding, the configured extractor, normalization), CPU seconds / documents out.
 `filter`  `FilterChain.apply` over the ingested documents in the stage's batches (models loaded before
           the clock starts), CPU seconds / documents in.
+
+The garbage collector is set as in curate's stage processes (`pipelines/gc_policy.py`: the command and
+its workers), before anything is read; `--gc default` keeps CPython's default thresholds instead.
 
 CPU time is this process's (`time.process_time`), which other load on a shared machine barely moves;
 with `--repeat N` the median of N runs is reported. `--profile K` runs once more under cProfile and
@@ -182,7 +185,13 @@ def main() -> int:
     ap.add_argument("--check", action="store_true", help="verify the hot path's shortcuts on every document")
     ap.add_argument("--docs-cache", type=Path, help="pickle of the ingested documents, made once and reused "
                     "(for repeated filter measurements)")
+    ap.add_argument("--gc", choices=["curate", "default"], default="curate",
+                    help="the collector's settings: curate's stage processes' (pipelines/gc_policy.py) or CPython's")
     args = ap.parse_args()
+    if args.gc == "curate":
+        from pipelines import gc_policy
+
+        gc_policy.apply(freeze=True)
 
     config = JobConfig(inputs=[InputSpec(path=args.input)])
     if args.check:

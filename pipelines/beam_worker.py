@@ -41,6 +41,9 @@ def main() -> None:
             sys.exit(status)
     if os.environ.get(QUIET_ENV) == "1":
         quiet_logging()
+    from pipelines import gc_policy
+
+    gc_policy.apply()
     from apache_beam.runners.worker import sdk_worker_main
 
     sdk_worker_main.main(sys.argv)

@@ -100,10 +100,12 @@ def main(argv: list[str] | None = None) -> int:
         args, beam_args = parser.parse_known_args(argv)
         check_beam_args(beam_args)
         config = _load(args, module)
-        if _runs_pipelines(command) and not any(a.startswith("--runner") for a in beam_args):
-            from pipelines import worker_pool
+        if _runs_pipelines(command):
+            from pipelines import gc_policy, worker_pool
 
-            worker_pool.prefork(config.runner)  # ready before the first stage wants workers
+            gc_policy.apply(freeze=True)  # (before the fork: the pool and its workers inherit it)
+            if not any(a.startswith("--runner") for a in beam_args):
+                worker_pool.prefork(config.runner)  # ready before the first stage wants workers
         return int(module.main(args, config, beam_args) or 0)
     except ConfigError as e:  # raised before any work starts
         print(f"curate {command}: config error: {_one_line(str(e))}", file=sys.stderr)

@@ -42,6 +42,7 @@ import time
 import traceback
 from typing import Any
 
+from pipelines import gc_policy
 from pipelines.beam_worker import POOL_ENV, QUIET_ENV, quiet_logging
 from pipelines.config import RunnerConfig
 
@@ -253,6 +254,7 @@ def serve(path: str, lifeline: int) -> None:
     """Fork a worker for each client of the socket at `path` until `lifeline` (a file descriptor the
     driver holds the other end of) closes."""
     _preload()
+    gc_policy.apply(freeze=True)  # (the workers forked from here inherit it)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path + ".tmp")
     os.rename(path + ".tmp", path)  # clients connect only once the pool is ready
