@@ -10,7 +10,8 @@ that asks the pool to fork a child: the child takes the client's environment, fo
 (the control and logging endpoints, the pipeline options) and runs Beam's own worker main, and the
 client waits for it and exits with its status. A fork costs milliseconds and shares the imported
 modules copy-on-write. The pool lives as long as the command: `curate run` starts it once for all its
-stages. It ends when the process that started it ends (its stdin closes), killing any child left.
+stages. It ends when the process that started it ends (its lifeline, a pipe only that process holds
+open, closes), killing any child left.
 
 The pool never starts a thread or opens a gRPC channel itself, so forking it is safe; `random` reseeds
 itself in every child, and the storage options are read again from the child's environment.
@@ -49,11 +50,11 @@ from pipelines.config import RunnerConfig
 CONNECT_TIMEOUT_S = 60.0  # the pool imports for a second or two; on a loaded machine longer
 
 class _ForkedPool:
-    """A pool forked from this process (`prefork`): the `subprocess.Popen` calls `stop` uses. It ends
-    when its lifeline, a pipe whose write end only this process holds, closes."""
+    """A pool forked from this process (`prefork`), with the `poll`, `wait` and `kill` of the
+    `subprocess.Popen` that `ensure_started` makes."""
 
-    def __init__(self, pid: int, lifeline: int):
-        self.pid, self._lifeline, self._status = pid, lifeline, None
+    def __init__(self, pid: int):
+        self.pid, self._status = pid, None
 
     def poll(self) -> int | None:
         if self._status is None:
@@ -61,11 +62,6 @@ class _ForkedPool:
             if pid:
                 self._status = os.waitstatus_to_exitcode(status)
         return self._status
-
-    def close_lifeline(self) -> None:
-        if self._lifeline >= 0:
-            os.close(self._lifeline)
-            self._lifeline = -1
 
     def wait(self, timeout: float) -> int:
         deadline = time.monotonic() + timeout
@@ -81,6 +77,9 @@ class _ForkedPool:
 
 
 _pool: subprocess.Popen | _ForkedPool | None = None
+# The write end of the pool's lifeline: the pool ends when it closes (`stop`, or this process's end).
+# (`os.pipe` gives descriptors no child inherits, so only this process holds it.)
+_lifeline = -1
 
 
 def _new_socket_path() -> str:
@@ -97,7 +96,6 @@ def prefork(cfg: RunnerConfig) -> bool:
     """Fork the pool from this process now, if its stages may want worker processes and it is safe to
     fork (no pool yet, no other thread); whether it did. Call it once Beam and the command's stage
     modules are imported, before any pipeline runs."""
-    global _pool
     if not wanted(cfg) or _pool is not None or threading.active_count() > 1 or not hasattr(os, "fork"):
         return False
     path = _new_socket_path()
@@ -118,37 +116,41 @@ def prefork(cfg: RunnerConfig) -> bool:
         finally:
             os._exit(status)
     os.close(read_end)
-    os.set_inheritable(write_end, False)  # (only this process keeps the pool alive)
-    _pool = _ForkedPool(pid, write_end)
-    os.environ[POOL_ENV] = path
-    atexit.register(stop)
+    _started(_ForkedPool(pid), write_end, path)
     return True
 
 
 def ensure_started() -> str:
     """Start this process's pool unless it runs; returns its socket path (also set in `POOL_ENV`)."""
-    global _pool
     if _pool is not None and _pool.poll() is None:
         return os.environ[POOL_ENV]
+    stop()  # (a pool that died: its lifeline and socket folder go)
     path = _new_socket_path()
-    _pool = subprocess.Popen([sys.executable, "-m", "pipelines.worker_pool", path], stdin=subprocess.PIPE)
-    os.environ[POOL_ENV] = path
-    atexit.register(stop)
+    read_end, write_end = os.pipe()
+    pool = subprocess.Popen([sys.executable, "-m", "pipelines.worker_pool", path, str(read_end)],
+                            pass_fds=(read_end,))
+    os.close(read_end)
+    _started(pool, write_end, path)
     return path
 
 
+def _started(pool: subprocess.Popen | _ForkedPool, lifeline: int, path: str) -> None:
+    global _pool, _lifeline
+    _pool, _lifeline = pool, lifeline
+    os.environ[POOL_ENV] = path
+    atexit.register(stop)
+
+
 def stop() -> None:
-    """End the pool (closing its stdin or lifeline ends it) and remove its socket."""
-    global _pool
+    """End the pool (closing its lifeline ends it) and remove its socket."""
+    global _pool, _lifeline
     pool, _pool = _pool, None
+    lifeline, _lifeline = _lifeline, -1
     path = os.environ.pop(POOL_ENV, None)
     if pool is None:
         return
     with contextlib.suppress(OSError):
-        if isinstance(pool, _ForkedPool):
-            pool.close_lifeline()
-        else:
-            pool.stdin.close()  # type: ignore[union-attr]
+        os.close(lifeline)
     try:
         pool.wait(timeout=10)
     except subprocess.TimeoutExpired:
@@ -306,4 +308,4 @@ def _reap(children: dict[int, socket.socket]) -> None:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], sys.stdin.fileno())
+    serve(sys.argv[1], int(sys.argv[2]))
