@@ -129,9 +129,11 @@ class RunLayout:
         return self._committed(stage, "files", str(self.stage_dir(stage)), pattern)
 
     def rejected_parts(self, stage: str, pattern: str = "part-*.parquet") -> list[str]:
-        if not self.is_complete(stage):
+        """Like `parts`, for the stage's rejected records; none when the stage has not completed."""
+        try:
+            return self._committed(stage, "rejected_files", str(self.rejected_dir(stage)), pattern)
+        except StageMissingError:
             return []
-        return self._committed(stage, "rejected_files", str(self.rejected_dir(stage)), pattern)
 
     def file(self, stage: str, name: str) -> str:
         """One committed file of a stage by its name (e.g. `manifest.json`, a shard named in it)."""
@@ -141,11 +143,13 @@ class RunLayout:
                                     f"stage '{stage}' committed")
         return found[0]
 
-    def has_file(self, stage: str, name: str) -> bool:
+    def find_file(self, stage: str, name: str) -> str | None:
+        """`file`, or None when the stage did not commit one of that name (or did not complete)."""
         try:
-            return bool(self.parts(stage, name))
+            found = self.parts(stage, name)
         except StageMissingError:
-            return False
+            return None
+        return found[0] if found else None
 
     def progress_root(self) -> Path:
         """Where workers on this machine leave progress counts: the run folder, or for a run on an

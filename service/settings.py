@@ -32,17 +32,13 @@ class Settings:
     def __post_init__(self) -> None:
         self.home = Path(self.home).resolve()
         # Local folders resolved; object-store prefixes (s3://bucket/crawl/) kept as given.
-        self.data_roots = [r if is_url(r) else os.path.realpath(r) for r in self.data_roots]
+        self.data_roots = [r if storage.is_remote(r) else os.path.realpath(r) for r in self.data_roots]
         if not is_loopback(self.host):
             self.require_token = True
 
     @property
     def db_url(self) -> str:
         return self.db or str(self.home / "curate.db")
-
-
-def is_url(root: str) -> bool:
-    return storage.is_remote(root)
 
 
 def is_loopback(host: str) -> bool:

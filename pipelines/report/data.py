@@ -199,9 +199,7 @@ def read_success(layout: RunLayout, stage: str) -> dict[str, Any] | None:
 def shards_dir(layout: RunLayout) -> Path | str | None:
     """The completed tokenize stage's folder (whose _SUCCESS lists manifest.json), if any."""
     name = STAGE_DIRS["tokenize"]
-    if layout.has_file(name, MANIFEST):
-        return layout.stage_dir(name)
-    return None
+    return None if layout.find_file(name, MANIFEST) is None else layout.stage_dir(name)
 
 
 def _schema_names(path: str) -> set[str]:
@@ -347,9 +345,9 @@ def scan_rejected_languages(
 
 def read_manifest(layout: RunLayout) -> dict[str, Any] | Missing:
     name = STAGE_DIRS["tokenize"]
-    if not layout.has_file(name, MANIFEST):
+    path = layout.find_file(name, MANIFEST)
+    if path is None:
         return Missing("the tokenize stage did not run (no RUN/shards/manifest.json)")
-    path = layout.file(name, MANIFEST)
     data = read_json(path)
     if not isinstance(data, dict):
         return Missing(f"{path} is not a JSON object")
@@ -358,9 +356,10 @@ def read_manifest(layout: RunLayout) -> dict[str, Any] | Missing:
 
 def read_tokenizer_card(layout: RunLayout) -> dict[str, Any] | Missing:
     name = STAGE_DIRS["tokenizer"]
-    if not layout.has_file(name, TOKENIZER_CARD):
+    path = layout.find_file(name, TOKENIZER_CARD)
+    if path is None:
         return Missing("the tokenizer stage did not run (no RUN/tokenizer/tokenizer_card.json)")
-    return read_json(layout.file(name, TOKENIZER_CARD))
+    return read_json(path)
 
 
 def _bpt_entries(block: Any) -> dict[str, dict[str, Any]]:
@@ -375,9 +374,10 @@ def read_tokenizer_eval(layout: RunLayout) -> dict[str, Any] | Missing:
     """Bytes per token on held-out documents per source and per language (`curate tokenizer-eval`)."""
     folder = STAGE_DIRS["tokenizer-eval"]
     rel = f"{folder}/{TOKENIZER_EVAL}"
-    if not layout.has_file(folder, TOKENIZER_EVAL):
+    path = layout.find_file(folder, TOKENIZER_EVAL)
+    if path is None:
         return Missing("the tokenizer-eval stage did not run (no RUN/tokenizer_eval/eval.json)")
-    data = read_json(layout.file(folder, TOKENIZER_EVAL))
+    data = read_json(path)
     if not isinstance(data, dict):
         return Missing(f"RUN/{rel} is not a JSON object", error=True)
     overall = data.get("overall")

@@ -212,7 +212,7 @@ def _commit_remote(tmp: Path, out: str) -> str:
 
     parent, name = storage.dirname(out.rstrip("/")), out.rstrip("/").rsplit("/", 1)[-1]
     target = RunLayout(parent)
-    if storage.walk_files(out, hidden=True) and not target.has_file(name, INFO_FILE):
+    if storage.walk_files(out, hidden=True) and target.find_file(name, INFO_FILE) is None:
         raise ExportRefused(f"{storage.redact(out)} exists and is not a curate export: choose another --out")
     attempt = target.begin(name)
     try:
@@ -227,9 +227,8 @@ def _commit_remote(tmp: Path, out: str) -> str:
 
 def _run_json(layout: Any, stage: str, name: str) -> Any:
     """A JSON file a stage of the run committed (None if there is none)."""
-    if not layout.remote:
-        return _read_json(Path(layout.root) / stage / name)
-    return json.loads(storage.read_bytes(layout.file(stage, name))) if layout.has_file(stage, name) else None
+    path = layout.find_file(stage, name)
+    return None if path is None else json.loads(storage.read_bytes(path))
 
 
 def export_run(run: str | Path, out: str | Path | None = None, step: int | None = None) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from pipelines import storage
 from pipelines.config import JobConfig
 from pipelines.configlib import replace_section
 from pipelines.io.parquet import read_table, write_table
-from pipelines.runlayout import RunLayout, count_rows, read_json, scratch_of, write_json
+from pipelines.runlayout import RunLayout, read_json, scratch_of, write_json
 from pipelines.stages import get_stage
 from pipelines.stages.base import BeamStage, StageError, counter, run_beam_stage
 from pipelines.stages.tokenizer import datasets_of, read_batches
@@ -367,15 +367,16 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
         )
 
     # `curate run` knows this stage as "tokenize"; its output folder is RUN/shards (the trainer's contract)
+    source_success = layout.read_success(source)  # its fingerprint, and how many documents it wrote
     inputs = [
-        f"{source}:{layout.read_success(source).get('fingerprint', '')}",
+        f"{source}:{source_success.get('fingerprint', '')}",
         f"tokenizer:{card['fingerprint']}:{tok_success.get('fingerprint', '')}",
     ]
     stage = BeamStage(
         NAME, build, inputs,
         config={"tokenize": cfg, "seed": seed},
         finish=lambda out, _rejected: finish(out, cfg, seed, card, source, schema),
-        total_docs=count_rows(parts),  # small inputs run in this process (pipelines.runners)
+        total_docs=source_success.get("counts", {}).get("out"),  # small inputs run in this process
     )
     return run_beam_stage(stage, layout, config, beam_args)
 

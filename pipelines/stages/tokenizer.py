@@ -27,7 +27,6 @@ from pipelines.configlib import replace_section
 from pipelines.io.parquet import WriteShards, open_parquet, read_table
 from pipelines.runlayout import (
     RunLayout,
-    count_rows,
     local_folder,
     read_json,
     scratch_of,
@@ -358,13 +357,14 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
         rows = p | "Sample" >> SampleForTokenizer(parts, cfg, seed, storage.join(tmp, PLAN_FILE))
         _ = rows | "WriteSample" >> WriteShards(sample_dir, SAMPLE_SCHEMA, shards)
 
-    inputs = [f"{source}:{layout.read_success(source).get('fingerprint', '')}"]
+    source_success = layout.read_success(source)  # its fingerprint, and how many documents it wrote
+    inputs = [f"{source}:{source_success.get('fingerprint', '')}"]
     stage = BeamStage(
         NAME, build, inputs,
         config={"tokenizer": cfg, "seed": seed},
         allow_empty=True,
         finish=lambda out, _rejected: finish(out, cfg, seed, source),
-        total_docs=count_rows(parts),  # small inputs run in this process (pipelines.runners)
+        total_docs=source_success.get("counts", {}).get("out"),  # small inputs run in this process
     )
     return run_beam_stage(stage, layout, config, beam_args)
 

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from pipelines import storage
 from pipelines.config import JobConfig
 from pipelines.io.parquet import WriteShards, read_table
-from pipelines.runlayout import RunLayout, count_rows, read_json, write_json
+from pipelines.runlayout import RunLayout, read_json, write_json
 from pipelines.stages import get_stage
 from pipelines.stages.base import BeamStage, counter, run_beam_stage
 from pipelines.stages.tokenizer import datasets_of, languages_of, read_batches
@@ -137,13 +137,14 @@ def run(layout: RunLayout, config: JobConfig, beam_args: list[str] | None = None
             | "Write" >> WriteShards(out, EVAL_SCHEMA, 1, key="group")
         )
 
-    inputs = [f"{source}:{layout.read_success(source).get('fingerprint', '')}",
+    source_success = layout.read_success(source)  # its fingerprint, and how many documents it wrote
+    inputs = [f"{source}:{source_success.get('fingerprint', '')}",
               f"tokenizer:{card['fingerprint']}:{tok_success.get('fingerprint', '')}"]
     stage = BeamStage(
         NAME, build, inputs,
         config={"heldout": heldout, "language_field": field},
         finish=lambda out, _rejected: finish(out, card, source),
-        total_docs=count_rows(parts),  # small inputs run in this process (pipelines.runners)
+        total_docs=source_success.get("counts", {}).get("out"),  # small inputs run in this process
     )
     return run_beam_stage(stage, layout, config, beam_args)
 

@@ -62,10 +62,9 @@ def expected_fingerprint(layout: RunLayout, root: str | None = None) -> str | No
     `root`: the run folder as given (a URL), when the layout's path cannot hold it."""
     root = root or str(layout.root)
     if storage.is_remote(root):  # the card the tokenizer stage committed (its _SUCCESS lists it)
-        committed = RunLayout(root)
-        if not committed.has_file(TOKENIZER, CARD_FILE):
+        card = RunLayout(root).find_file(TOKENIZER, CARD_FILE)
+        if card is None:
             return None
-        card = committed.file(TOKENIZER, CARD_FILE)
     else:
         card = storage.join(storage.join(root, TOKENIZER), CARD_FILE)
         if not storage.exists(card):
@@ -195,8 +194,9 @@ def model_files(root: str, step: int | None = None) -> Iterator[tuple[Path, Path
         (train / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
         committed = RunLayout(root)
         for name in ("tokenizer.model", CARD_FILE):
-            if committed.has_file(TOKENIZER, name):
-                storage.copy(committed.file(TOKENIZER, name), str(tok / name))
+            path = committed.find_file(TOKENIZER, name)
+            if path is not None:
+                storage.copy(path, str(tok / name))
         yield train, tok
 
 

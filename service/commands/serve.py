@@ -6,7 +6,8 @@ import argparse
 import os
 import sys
 
-from service.settings import DEFAULT_HOST, DEFAULT_PORT, Settings, is_url
+from pipelines import storage
+from service.settings import DEFAULT_HOST, DEFAULT_PORT, Settings
 
 NEEDS_RUN = False
 
@@ -43,7 +44,7 @@ def main(args: argparse.Namespace, config: object, beam_args: list[str]) -> int:
         print("curate serve: --max-concurrent-jobs must be >= 1", file=sys.stderr)
         return 2
     for root in args.data_root:
-        if not is_url(root) and not os.path.isdir(root):
+        if not storage.is_remote(root) and not os.path.isdir(root):
             print(f"curate serve: --data-root {root}: not a folder", file=sys.stderr)
             return 2
     settings = settings_from(args)
