@@ -227,6 +227,8 @@ def _commit_remote(tmp: Path, out: str) -> str:
 
 def _run_json(layout: Any, stage: str, name: str) -> Any:
     """A JSON file a stage of the run committed (None if there is none)."""
+    if not layout.remote:  # (a local run's file is read where it is, committed by a stage or not)
+        return _read_json(Path(layout.root) / stage / name)
     path = layout.find_file(stage, name)
     return None if path is None else json.loads(storage.read_bytes(path))
 
