@@ -40,11 +40,10 @@ class C4Result:
     drop: Drop | None
     lines_removed: int  # non-blank lines removed
     sentences: int
-    # The whitespace-separated pieces of `text` (`text.split()`), and where they come from: for each
-    # non-blank input line its number of chunks and whether they are all in `text` unchanged, and the
-    # chunks of `text` not in the input (lines after citations came out). The multiset of `text`'s
-    # chunks is then the input's kept ones plus the new ones, without looking any up again.
-    chunks: list[str] | None = None
+    # Where the whitespace-separated pieces (chunks) of `text` come from: for each non-blank input line
+    # its number of chunks and whether they are all in `text` unchanged, and the chunks of `text` not in
+    # the input (lines after citations came out). The multiset of `text`'s chunks is then the input's
+    # kept ones plus the new ones, without looking any up again.
     line_sizes: list[int] | None = None
     line_kept: list[bool] | None = None
     new_chunks: list[str] | None = None
@@ -56,7 +55,6 @@ def c4_clean(text: str, cfg: C4Config, line_chunks: list[list[str]] | None = Non
     max_word = cfg.max_word_length
     min_words = cfg.min_words_per_line
     kept: list[str] = []
-    chunks: list[str] = []  # of the kept lines, from the split each line needs anyway
     sizes: list[int] = []
     kept_flags: list[bool] = []
     new: list[str] = []
@@ -94,7 +92,6 @@ def c4_clean(text: str, cfg: C4Config, line_chunks: list[list[str]] | None = Non
             removed += 1
             continue
         kept.append(line)
-        chunks += kept_words
         if kept_words is words:
             kept_flags[-1] = True
         else:
@@ -103,4 +100,4 @@ def c4_clean(text: str, cfg: C4Config, line_chunks: list[list[str]] | None = Non
     sentences = count_sentences(cleaned)
     if cfg.min_sentences is not None and sentences < cfg.min_sentences:
         return C4Result(text, Drop(f"{NAME}:too_few_sentences", sentences, cfg.min_sentences), removed, sentences)
-    return C4Result(cleaned, None, removed, sentences, chunks, sizes, kept_flags, new)
+    return C4Result(cleaned, None, removed, sentences, sizes, kept_flags, new)

@@ -44,8 +44,9 @@ class Work:
     """One document on its way through the chain: the text as cleaned so far, and its splits.
 
     `source_stats` are the splits of the text as it came in (Gopher's rules read these); `stats` are
-    those of the current text, which shares the per-line tokens of the first, so a document is
-    tokenized once however many rules read it.
+    those of the current text. Where C4 cleaned it, they count from the chunk ids of the first (which
+    lines C4 kept, and the few chunks it changed), so a document is tokenized once however many rules
+    read it.
     """
 
     __slots__ = ("doc", "text", "given", "_source_stats", "_stats")
@@ -75,15 +76,15 @@ class Work:
         """The text as cleaned so far; `c4`, where C4 made it from the text as it came in, says which
         of that text's chunks it kept."""
         self.text = text
-        if c4 is not None and c4.chunks is not None:
-            self._stats = self.source_stats.of_lines(text, c4.chunks, c4.line_sizes, c4.line_kept, c4.new_chunks)
+        if c4 is not None and c4.line_sizes is not None:
+            self._stats = self.source_stats.of_lines(text, c4.line_sizes, c4.line_kept, c4.new_chunks)
 
     @property
     def stats(self) -> TextStats:
         if self.text is self.doc.text:
             return self.source_stats
         if self._stats is None or self._stats.text is not self.text:
-            self._stats = self.source_stats.of_lines(self.text)
+            self._stats = TextStats(self.text)
         return self._stats
 
 

@@ -347,22 +347,18 @@ class TextStats:
     tokenized once although rules read both texts.
     """
 
-    def __init__(self, text: str, chunks: list[str] | None = None):
+    def __init__(self, text: str):
         self.text = text
-        if chunks is not None:
-            self.chunks = chunks  # the caller split it already
         # (source stats, which of its chunks this text keeps, chunks of this text not in the source)
         self._from: tuple[TextStats, list[int], list[bool], list[str]] | None = None
 
-    def of_lines(self, text: str, chunks: list[str] | None = None, line_sizes: list[int] | None = None,
-                 line_kept: list[bool] | None = None, new: list[str] | None = None) -> TextStats:
-        """Stats of `text`, whose lines come from this text (their chunks are tokenized already).
-        Where given, `chunks` is `text.split()`; `line_sizes` and `line_kept` are, for each non-blank
-        line of this text, its number of chunks and whether they are all in `text`, and `new` the
-        chunks of `text` not from this text: the counts then come from ids looked up already."""
-        out = TextStats(text, chunks)
-        if line_sizes is not None and line_kept is not None and new is not None:
-            out._from = (self, line_sizes, line_kept, new)
+    def of_lines(self, text: str, line_sizes: list[int], line_kept: list[bool], new: list[str]) -> TextStats:
+        """Stats of `text`, whose lines come from this text (their chunks are tokenized already):
+        `line_sizes` and `line_kept` are, for each non-blank line of this text, its number of chunks
+        and whether they are all in `text`, and `new` the chunks of `text` not from this text. The
+        counts then come from ids looked up already."""
+        out = TextStats(text)
+        out._from = (self, line_sizes, line_kept, new)
         return out
 
     @cached_property
