@@ -115,18 +115,19 @@ def run_datatrove(python: str, corpus: Path, workers: int, tmp: Path, timeout: f
         proc = subprocess.Popen([python, str(script), str(corpus), str(work), lid_model(), str(workers),
                                  "dedup" if dedup else "nodedup"],
                                 stdout=out_f, stderr=err_f, text=True, start_new_session=True)
+        timed_out = False
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            timed_out = True
         finally:
+            seconds = time.monotonic() - start
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, 9)
+                os.killpg(proc.pid, 9)  # (the whole group: the main process and what it left)
             proc.wait()
     out, err = out_file.read_text(), err_file.read_text()
-    if time.monotonic() - start >= timeout:
+    if timed_out:
         raise RuntimeError(f"datatrove timed out after {timeout:.0f}s:\n{err[-4000:]}")
-    seconds = time.monotonic() - start
     if proc.returncode != 0:
         raise RuntimeError(f"datatrove failed (rc {proc.returncode}):\n{err[-4000:]}")
     result = json.loads(out.strip().splitlines()[-1])

@@ -79,7 +79,7 @@ class BadWordsList:
         if hits:
             counts = Counter(runs)
             found += sum(counts[h] for h in hits)
-        tried = sorted(chain(self._always, *map(self._phrases_by_piece.get, present, repeat(()))))
+        tried = chain(self._always, *map(self._phrases_by_piece.get, present, repeat(())))  # each once
         for pieces, entry, regex in map(self.phrases.__getitem__, tried):
             if pieces <= present and entry in lower:
                 found += sum(1 for m in regex.finditer(lower) if m.start() == 0 or not _is_word_char(lower[m.start() - 1]))

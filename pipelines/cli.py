@@ -102,9 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         config = _load(args, module)
         if _runs_pipelines(command):
             from pipelines import gc_policy, worker_pool
+            from pipelines.runners import explicit_runner
 
             gc_policy.apply(freeze=True)  # (before the fork: the pool and its workers inherit it)
-            if not any(a.startswith("--runner") for a in beam_args):
+            if not explicit_runner(beam_args):
                 worker_pool.prefork(config.runner)  # ready before the first stage wants workers
         return int(module.main(args, config, beam_args) or 0)
     except ConfigError as e:  # raised before any work starts

@@ -38,13 +38,18 @@ def small_input(docs: int | None = None, nbytes: int | None = None, *, max_docs:
     return bool(known) and all(v < limit for v, limit in known)
 
 
+def explicit_runner(beam_args: list[str]) -> bool:
+    """Whether Beam's own `--runner` was given: it then takes the stage, and `runner:` is not used."""
+    return any(a.startswith("--runner") for a in beam_args)
+
+
 def _direct_flags(cfg: RunnerConfig, in_process: bool = False) -> list[str]:
     # FnApiRunner, not DirectRunner (which first tries Prism, a download): see pipelines.direct_runner.
     workers, mode = cfg.resolved_workers(), cfg.resolved_mode()
     if in_process and cfg.mode == "auto" and mode != "in_memory":
         log.info("small input: running in this process instead of %d worker processes", workers)
         workers, mode = 1, "in_memory"
-    if mode == "multi_processing" and workers > 1 and cfg.worker_pool:
+    if mode == "multi_processing" and worker_pool.wanted(cfg):
         worker_pool.ensure_started()
     return [
         "--runner=pipelines.direct_runner.CurateFnApiRunner",
@@ -69,8 +74,7 @@ def pipeline_options(
     `max_docs` / `max_bytes`, the stage's own) the direct runner in `mode: auto` runs in this process.
     """
     beam_args = list(beam_args or [])
-    explicit_runner = any(a.startswith("--runner") for a in beam_args)
-    if explicit_runner:
+    if explicit_runner(beam_args):
         yield PipelineOptions(beam_args)
         return
     name = cfg.name.lower()

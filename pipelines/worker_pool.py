@@ -136,9 +136,10 @@ def ensure_started() -> str:
 
 def _started(pool: subprocess.Popen | _ForkedPool, lifeline: int, path: str) -> None:
     global _pool, _lifeline
+    atexit.unregister(stop)  # (registered once, however many pools this process starts)
+    atexit.register(stop)
     _pool, _lifeline = pool, lifeline
     os.environ[POOL_ENV] = path
-    atexit.register(stop)
 
 
 def stop() -> None:
@@ -222,7 +223,8 @@ def _preload() -> None:
     from pipelines.stages import STAGES
 
     for stage in STAGES:
-        importlib.import_module(stage.module)
+        if stage.beam:
+            importlib.import_module(stage.module)
 
 
 def _child(conn: socket.socket, request: dict[str, Any]) -> None:

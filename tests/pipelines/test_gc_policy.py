@@ -6,22 +6,19 @@ import subprocess
 import sys
 
 _SCRIPT = r"""
-import gc, os
-from pipelines import gc_policy, worker_pool
-from pipelines.config import RunnerConfig
+import gc
+from pipelines import gc_policy
+before = gc.get_threshold()
 gc_policy.apply(freeze=True)
-assert gc.get_threshold() == gc_policy.THRESHOLDS
-assert gc.get_freeze_count() > 0
-assert worker_pool.prefork(RunnerConfig(workers=2, mode="multi_processing"))
-print(gc.get_threshold())
-worker_pool.stop()
+print(before != gc.get_threshold() == gc_policy.THRESHOLDS, gc.get_freeze_count() > 0)
 """
 
 
-def test_the_settings_apply_and_a_forked_pool_starts_with_them(tmp_path):
+def test_the_settings_apply():
+    """(The pool's workers having them: tests/pipelines/test_worker_pool.py.)"""
     proc = subprocess.run([sys.executable, "-c", _SCRIPT], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.split("\n")[0] == "(10000, 50, 100)"
+    assert proc.stdout.strip() == "True True"
 
 
 def test_a_stage_command_runs_with_the_settings(tmp_path):

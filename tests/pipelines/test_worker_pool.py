@@ -70,9 +70,9 @@ def test_without_the_pool_workers_are_started_as_before(tmp_path):
 
 
 _PREFORK_SCRIPT = r"""
-import os, sys, threading
+import gc, os, sys, threading
 import apache_beam as beam
-from pipelines import worker_pool
+from pipelines import gc_policy, worker_pool
 from pipelines.config import RunnerConfig
 from pipelines.runners import pipeline_options
 
@@ -81,7 +81,7 @@ out = sys.argv[1]
 class Record(beam.DoFn):
     def process(self, x):
         with open(os.path.join(out, str(x)), "w") as f:
-            f.write(str(os.getppid()))
+            f.write(f"{os.getppid()} {gc.get_threshold() == gc_policy.THRESHOLDS} {gc.get_freeze_count() > 0}")
 
 cfg = RunnerConfig(workers=2, mode="multi_processing")
 assert worker_pool.prefork(cfg), "no pool forked"
@@ -113,7 +113,8 @@ def test_a_pool_forked_from_the_command_serves_its_workers(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     pool_pid = int(proc.stdout.split()[-1])
     assert sorted(int(f.name) for f in out.iterdir()) == list(range(10))
-    assert {int(f.read_text()) for f in out.iterdir()} == {pool_pid}
+    # forked by that pool, with the stage processes' collector settings (pipelines/gc_policy.py)
+    assert {f.read_text() for f in out.iterdir()} == {f"{pool_pid} True True"}
 
 
 def test_prefork_only_where_stages_may_want_workers():

@@ -109,7 +109,10 @@ def test_isal_inflate_reads_what_warcios_zlib_reads(tmp_path, monkeypatch):
     middle = len(data) // 2
     (tmp_path / "damaged.warc.gz").write_bytes(data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1:])
     paths = [tmp_path / name for name in ("full.warc.gz", "cut.warc.gz", "damaged.warc.gz")]
+    inflaters = []
+    monkeypatch.setattr(warc, "_inflate", lambda wbits: inflaters.append(wbits) or decompressobj(wbits))
     with_isal = [read(p) for p in paths]
+    assert inflaters  # the readers took their gzip decompressors from ISA-L
     assert len(with_isal[0][0]) == 6 and with_isal[1][1] and with_isal[2][1]  # the faults are seen
     monkeypatch.setattr(warc, "_fast_inflate", lambda it: None)  # warcio's own zlib decompressor
     assert [read(p) for p in paths] == with_isal
